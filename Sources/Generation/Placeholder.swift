@@ -1,0 +1,1 @@
+// Placeholder so the module compiles until its first real file lands; delete it then.
