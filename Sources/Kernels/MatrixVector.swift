@@ -1,0 +1,52 @@
+/// y = W · x for one input vector (decode), reading W in its stored format and widening eight lanes at a time
+/// on the fly, so a decode step streams the weights once without a float32 copy. Rows are split across workers.
+public enum MatrixVector {
+    public static func apply(_ weight: WeightMatrix, to x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        Parallel.forEachRange(weight.rows, minimumPerRange: max(1, 262_144 / max(weight.columns, 1))) { range in
+            for row in range {
+                let value = dot(weight.row(row), format: weight.format, x, count: weight.columns)
+                y[row] = accumulate ? y[row] + value : value
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func dot(_ row: UnsafeRawPointer, format: NumberFormat, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        switch format {
+        case .float32:
+            return dot(row, x, count: count, width: 4, lanes: { $0.loadUnaligned(as: SIMD8<Float>.self) }, scalar: { $0.loadUnaligned(as: Float.self) })
+        case .bfloat16:
+            return dot(row, x, count: count, width: 2,
+                       lanes: { Widening.bfloat16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
+                       scalar: { Widening.bfloat16($0.loadUnaligned(as: UInt16.self)) })
+        case .float16:
+            return dot(row, x, count: count, width: 2,
+                       lanes: { Widening.float16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
+                       scalar: { Widening.float16($0.loadUnaligned(as: UInt16.self)) })
+        }
+    }
+
+    @inline(__always)
+    private static func dot(
+        _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, width: Int,
+        lanes: (UnsafeRawPointer) -> SIMD8<Float>, scalar: (UnsafeRawPointer) -> Float
+    ) -> Float {
+        var even = SIMD8<Float>(), odd = SIMD8<Float>()
+        var index = 0
+        while index + 16 <= count {
+            even += lanes(row + index * width) * Vector.load(x + index)
+            odd += lanes(row + (index + 8) * width) * Vector.load(x + index + 8)
+            index += 16
+        }
+        if index + 8 <= count {
+            even += lanes(row + index * width) * Vector.load(x + index)
+            index += 8
+        }
+        var total = (even + odd).sum()
+        while index < count {
+            total += scalar(row + index * width) * x[index]
+            index += 1
+        }
+        return total
+    }
+}

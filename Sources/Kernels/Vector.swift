@@ -1,0 +1,74 @@
+/// Eight-lane loads, stores and reductions shared by the element-wise kernels.
+public enum Vector {
+    @inline(__always)
+    public static func load(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    public static func load(_ pointer: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+        load(UnsafePointer(pointer))
+    }
+
+    @inline(__always)
+    public static func store(_ value: SIMD8<Float>, to pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
+    }
+
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var index = 0
+        while index + 8 <= count {
+            lanes += load(x + index)
+            index += 8
+        }
+        var total = lanes.sum()
+        while index < count {
+            total += x[index]
+            index += 1
+        }
+        return total
+    }
+
+    public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: -.infinity)
+        var index = 0
+        while index + 8 <= count {
+            lanes = pointwiseMax(lanes, load(x + index))
+            index += 8
+        }
+        var best = lanes.max()
+        while index < count {
+            best = max(best, x[index])
+            index += 1
+        }
+        return best
+    }
+
+    /// x[i] = min(max(x[i], −limit), limit)
+    public static func clamp(_ x: UnsafeMutablePointer<Float>, count: Int, limit: Float) {
+        let high = SIMD8<Float>(repeating: limit), low = -high
+        var index = 0
+        while index + 8 <= count {
+            store(pointwiseMin(pointwiseMax(load(x + index), low), high), to: x + index)
+            index += 8
+        }
+        while index < count {
+            x[index] = min(max(x[index], -limit), limit)
+            index += 1
+        }
+    }
+
+    /// x[i] *= factor
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        var index = 0
+        while index + 8 <= count {
+            store(load(x + index) * factor, to: x + index)
+            index += 8
+        }
+        while index < count {
+            x[index] *= factor
+            index += 1
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/// Widening of 16-bit floats to float32, eight lanes at a time. Both conversions are exact.
+public enum Widening {
+    /// Converts `count` elements stored as `format` at `source` (any alignment) into float32.
+    public static func widen(_ source: UnsafeRawPointer, format: NumberFormat, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        switch format {
+        case .float32:
+            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
+        case .bfloat16:
+            convert(source, count: count, into: destination, lanes: bfloat16Lanes, scalar: bfloat16)
+        case .float16:
+            convert(source, count: count, into: destination, lanes: float16Lanes, scalar: float16)
+        }
+    }
+
+    @inline(__always)
+    private static func convert(
+        _ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
+        lanes: (SIMD8<UInt16>) -> SIMD8<Float>, scalar: (UInt16) -> Float
+    ) {
+        var index = 0
+        let raw = UnsafeMutableRawPointer(destination)
+        while index + 8 <= count {
+            let bits = source.loadUnaligned(fromByteOffset: index * 2, as: SIMD8<UInt16>.self)
+            raw.storeBytes(of: lanes(bits), toByteOffset: index * 4, as: SIMD8<Float>.self)
+            index += 8
+        }
+        while index < count {
+            destination[index] = scalar(source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+            index += 1
+        }
+    }
+
+    /// bfloat16 is the top half of a float32.
+    @inline(__always)
+    public static func bfloat16Lanes(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
+        unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    public static func bfloat16(_ bits: UInt16) -> Float {
+        Float(bitPattern: UInt32(bits) << 16)
+    }
+
+    /// IEEE half to float without F16C (the default x86-64 target lacks it): move exponent and mantissa
+    /// into place and rescale by 2^112, which also handles subnormals exactly; then fix up inf/NaN and sign.
+    @inline(__always)
+    public static func float16Lanes(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
+        let wide = SIMD8<UInt32>(truncatingIfNeeded: bits)
+        let magnitude = unsafeBitCast((wide & 0x7fff) &<< 13, to: SIMD8<Float>.self) * 0x1p112
+        var result = unsafeBitCast(magnitude, to: SIMD8<UInt32>.self)
+        result.replace(with: result | 0x7f80_0000, where: (wide & 0x7c00) .== 0x7c00)
+        return unsafeBitCast(result | ((wide & 0x8000) &<< 16), to: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    public static func float16(_ bits: UInt16) -> Float {
+        float16Lanes(SIMD8<UInt16>(repeating: bits))[0]
+    }
+}
