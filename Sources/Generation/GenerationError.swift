@@ -1,0 +1,35 @@
+/// What can go wrong before or during generation; every message says which setting to change.
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case emptyPrompt
+    case invalidMaxNewTokens(Int)
+    case invalidTemperature(Double)
+    case invalidTopK(Int)
+    case invalidTopP(Double)
+    case invalidRepetitionPenalty(Double)
+    case emptyStopText
+    case invalidChunkSize(Int)
+    case noCandidateTokens
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            return "the prompt is empty (it encodes to zero tokens): give some text to continue"
+        case .invalidMaxNewTokens(let n):
+            return "the maximum number of new tokens must be at least 1 (got \(n)): pass --max-new-tokens 1 or more"
+        case .invalidTemperature(let t):
+            return "the temperature must be a finite number ≥ 0 (got \(t)): use 0 for greedy decoding, or e.g. 0.8 for sampling"
+        case .invalidTopK(let k):
+            return "top-k must be ≥ 0 (got \(k)): use 0 to turn it off, or e.g. 40 to sample among the 40 likeliest tokens"
+        case .invalidTopP(let p):
+            return "top-p must be in (0, 1] (got \(p)): use 1 to turn it off, or e.g. 0.95"
+        case .invalidRepetitionPenalty(let r):
+            return "the repetition penalty must be a finite number > 0 (got \(r)): use 1 for no penalty, or e.g. 1.1"
+        case .emptyStopText:
+            return "a stop text is empty: every --stop needs at least one character"
+        case .invalidChunkSize(let n):
+            return "the prefill chunk size must be at least 1 (got \(n)): pass --chunk-size 1 or more"
+        case .noCandidateTokens:
+            return "the model's logits have no finite value to sample from (NaN or -infinity everywhere): the checkpoint's weights may be damaged"
+        }
+    }
+}

@@ -1,0 +1,52 @@
+/// How the next token is chosen and when generation stops.
+///
+/// Processing follows Hugging Face transformers' `generate`: repetition penalty, then temperature,
+/// top-k and top-p; `temperature == 0` means greedy decoding (the arg-max after the repetition penalty).
+public struct SamplingOptions: Sendable, Equatable {
+    /// 0 is greedy; higher values flatten the distribution.
+    public var temperature: Double
+    /// Keep only the `topK` likeliest tokens (ties with the last one kept); 0 turns it off.
+    public var topK: Int
+    /// Keep the smallest set of likeliest tokens whose probabilities add up to at least `topP`; 1 turns it off.
+    public var topP: Double
+    /// transformers' definition: every token id already in the context (prompt and generated) has its logit
+    /// divided by the penalty when positive and multiplied by it when negative; 1 turns it off.
+    public var repetitionPenalty: Double
+    /// Seed of the sampler's own random generator; `nil` picks a fresh one per run (reported in the result).
+    public var seed: UInt64?
+    public var maxNewTokens: Int
+    /// Generation stops once the text contains one of these; the stop text itself is not part of the output.
+    public var stopTexts: [String]
+
+    public init(
+        temperature: Double = 0.8, topK: Int = 40, topP: Double = 0.95, repetitionPenalty: Double = 1.1,
+        seed: UInt64? = nil, maxNewTokens: Int = 256, stopTexts: [String] = []
+    ) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.repetitionPenalty = repetitionPenalty
+        self.seed = seed
+        self.maxNewTokens = maxNewTokens
+        self.stopTexts = stopTexts
+    }
+
+    /// Greedy decoding with no penalty: what the reference fixtures were made with.
+    public static func greedy(maxNewTokens: Int, stopTexts: [String] = []) -> SamplingOptions {
+        SamplingOptions(temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, maxNewTokens: maxNewTokens, stopTexts: stopTexts)
+    }
+
+    public var isGreedy: Bool { temperature == 0 }
+
+    /// Throws the first setting that is out of range. Written so that NaN fails every check.
+    public func validate() throws {
+        guard maxNewTokens >= 1 else { throw GenerationError.invalidMaxNewTokens(maxNewTokens) }
+        guard temperature >= 0, temperature.isFinite else { throw GenerationError.invalidTemperature(temperature) }
+        guard topK >= 0 else { throw GenerationError.invalidTopK(topK) }
+        guard topP > 0, topP <= 1 else { throw GenerationError.invalidTopP(topP) }
+        guard repetitionPenalty > 0, repetitionPenalty.isFinite else {
+            throw GenerationError.invalidRepetitionPenalty(repetitionPenalty)
+        }
+        guard !stopTexts.contains(where: \.isEmpty) else { throw GenerationError.emptyStopText }
+    }
+}
