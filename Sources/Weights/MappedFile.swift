@@ -1,0 +1,39 @@
+import Foundation
+
+/// A whole file mapped read-only into memory. Pages load lazily on first touch, so mapping a 10 GB shard
+/// costs nothing until a tensor is read; the mapping lives as long as this object.
+final class MappedFile: @unchecked Sendable {
+    let url: URL
+    let bytes: UnsafeRawBufferPointer
+
+    var name: String { url.lastPathComponent }
+
+    init(url: URL) throws {
+        self.url = url
+        let descriptor = open(url.path, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw WeightsError.cannotOpen(path: url.path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw WeightsError.cannotOpen(path: url.path, reason: String(cString: strerror(errno)))
+        }
+        let size = Int(status.st_size)
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let address, address != MAP_FAILED else {
+            throw WeightsError.cannotOpen(path: url.path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    deinit {
+        if let start = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: start), bytes.count)
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+
+/// config.json as written, keys mirrored one to one; unknown keys are ignored by Decodable.
+struct RawMPTConfiguration: Decodable {
+    struct AttentionConfig: Decodable {
+        var alibi: Bool?
+        var alibiBiasMax: JSONNumber?
+        var attnType: String?
+        var clipQKV: JSONNumber?
+        var kvNHeads: Int?
+        var qkLN: Bool?
+        var qkGN: Bool?
+        var rope: Bool?
+        var prefixLM: Bool?
+        var softmaxScale: JSONNumber?
+        var slidingWindowSize: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case alibi
+            case alibiBiasMax = "alibi_bias_max"
+            case attnType = "attn_type"
+            case clipQKV = "clip_qkv"
+            case kvNHeads = "kv_n_heads"
+            case qkLN = "qk_ln"
+            case qkGN = "qk_gn"
+            case rope
+            case prefixLM = "prefix_lm"
+            case softmaxScale = "softmax_scale"
+            case slidingWindowSize = "sliding_window_size"
+        }
+    }
+
+    struct FeedForwardConfig: Decodable {
+        var ffnType: String?
+        var ffnActFn: [String: JSONValue]?
+
+        enum CodingKeys: String, CodingKey {
+            case ffnType = "ffn_type"
+            case ffnActFn = "ffn_act_fn"
+        }
+    }
+
+    var architectures: [String]?
+    var modelType: String?
+    var transformersVersion: String?
+    var dModel: Int
+    var nHeads: Int
+    var nLayers: Int
+    var vocabSize: Int
+    var maxSeqLen: Int
+    var expansionRatio: JSONNumber?
+    var attnConfig: AttentionConfig?
+    var ffnConfig: FeedForwardConfig?
+    var noBias: Bool?
+    var normType: String?
+    var layerNormEpsilon: JSONNumber?
+    var logitScale: JSONValue?
+    var tieWordEmbeddings: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case architectures
+        case modelType = "model_type"
+        case transformersVersion = "transformers_version"
+        case dModel = "d_model"
+        case nHeads = "n_heads"
+        case nLayers = "n_layers"
+        case vocabSize = "vocab_size"
+        case maxSeqLen = "max_seq_len"
+        case expansionRatio = "expansion_ratio"
+        case attnConfig = "attn_config"
+        case ffnConfig = "ffn_config"
+        case noBias = "no_bias"
+        case normType = "norm_type"
+        case layerNormEpsilon = "layer_norm_epsilon"
+        case logitScale = "logit_scale"
+        case tieWordEmbeddings = "tie_word_embeddings"
+    }
+
+    static let layerNormVariants: Set<String> = ["layernorm", "low_precision_layernorm"]
+
+    func validated(file: String) throws -> MPTConfiguration {
+        let attention = attnConfig ?? AttentionConfig()
+        if let modelType, modelType != "mpt" {
+            throw WeightsError.unsupportedConfiguration(option: "model_type \"\(modelType)\"", detail: "this is not an MPT model")
+        }
+        for (name, value) in [("d_model", dModel), ("n_heads", nHeads), ("n_layers", nLayers), ("vocab_size", vocabSize), ("max_seq_len", maxSeqLen)] where value <= 0 {
+            throw WeightsError.invalidConfiguration(file: file, detail: "\(name) is \(value); it must be positive")
+        }
+        guard dModel % nHeads == 0 else {
+            throw WeightsError.invalidConfiguration(file: file, detail: "d_model \(dModel) is not a multiple of n_heads \(nHeads)")
+        }
+        if attention.alibi == false {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.alibi: false", detail: "only ALiBi position encoding is implemented")
+        }
+        if let type = attention.attnType, type != "multihead_attention" {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.attn_type \"\(type)\"", detail: "only multihead_attention is implemented")
+        }
+        if let kvHeads = attention.kvNHeads, kvHeads != nHeads {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.kv_n_heads \(kvHeads)", detail: "grouped-query attention is not implemented; kv_n_heads must equal n_heads (\(nHeads))")
+        }
+        if attention.qkLN == true {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.qk_ln: true", detail: "query/key LayerNorm is not implemented")
+        }
+        if attention.qkGN == true {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.qk_gn: true", detail: "query/key GroupNorm is not implemented")
+        }
+        if attention.rope == true {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.rope: true", detail: "rotary position embedding is not implemented; only ALiBi is")
+        }
+        if attention.prefixLM == true {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.prefix_lm: true", detail: "prefix-LM attention is not implemented; only causal attention is")
+        }
+        if let window = attention.slidingWindowSize, window != -1 {
+            throw WeightsError.unsupportedConfiguration(option: "attn_config.sliding_window_size \(window)", detail: "sliding-window attention is not implemented")
+        }
+        if noBias == false {
+            throw WeightsError.unsupportedConfiguration(option: "no_bias: false", detail: "linear and LayerNorm biases are not implemented")
+        }
+        if let normType, !Self.layerNormVariants.contains(normType) {
+            throw WeightsError.unsupportedConfiguration(option: "norm_type \"\(normType)\"", detail: "only LayerNorm (layernorm, low_precision_layernorm) is implemented")
+        }
+        if let type = ffnConfig?.ffnType, type != "mptmlp" {
+            throw WeightsError.unsupportedConfiguration(option: "ffn_config.ffn_type \"\(type)\"", detail: "only the MPT MLP (mptmlp) is implemented")
+        }
+        if let activation = ffnConfig?.ffnActFn, activation["name"] != .string("gelu") || (activation["approximate"].map { $0 != .string("none") } ?? false) {
+            throw WeightsError.unsupportedConfiguration(option: "ffn_config.ffn_act_fn", detail: "only exact GELU is implemented")
+        }
+        let ratio = expansionRatio?.value ?? 4
+        guard ratio > 0, ratio == ratio.rounded() else {
+            throw WeightsError.unsupportedConfiguration(option: "expansion_ratio \(ratio)", detail: "only a positive whole expansion ratio is implemented")
+        }
+        return MPTConfiguration(
+            dialect: dialect,
+            dModel: dModel, nHeads: nHeads, nLayers: nLayers, vocabSize: vocabSize, maxSeqLen: maxSeqLen,
+            expansionRatio: Int(ratio),
+            alibiBiasMax: Float(attention.alibiBiasMax?.value ?? 8),
+            clipQKV: attention.clipQKV.map { Float($0.value) },
+            softmaxScale: attention.softmaxScale.map { Float($0.value) },
+            logitScale: try resolvedLogitScale(file: file),
+            layerNormEpsilon: Float(layerNormEpsilon?.value ?? 1e-5),
+            tieWordEmbeddings: tieWordEmbeddings ?? true
+        )
+    }
+
+    /// transformers' save_pretrained writes `MptForCausalLM`; mosaicml's own code `MPTForCausalLM`.
+    private var dialect: MPTConfiguration.Dialect {
+        if let architectures {
+            if architectures.contains("MptForCausalLM") { return .transformers }
+            if architectures.contains("MPTForCausalLM") { return .mosaicml }
+        }
+        return transformersVersion == nil ? .mosaicml : .transformers
+    }
+
+    /// MPT allows a number or the string "inv_sqrt_d_model".
+    private func resolvedLogitScale(file: String) throws -> Float? {
+        switch logitScale {
+        case nil, .null?: return nil
+        case let .number(value)?: return Float(value)
+        case .string("inv_sqrt_d_model")?: return 1 / Float(dModel).squareRoot()
+        case let other?:
+            throw WeightsError.invalidConfiguration(file: file, detail: "logit_scale \(other) is neither a number nor \"inv_sqrt_d_model\"")
+        }
+    }
+}
+
+/// A JSON number written either as an integer or with a fraction (`"clip_qkv": 6` or `6.0`).
+struct JSONNumber: Decodable {
+    let value: Double
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let integer = try? container.decode(Int.self) {
+            value = Double(integer)
+        } else {
+            value = try container.decode(Double.self)
+        }
+    }
+}
+
+/// A scalar JSON value for keys whose type varies between configs.
+enum JSONValue: Decodable, Equatable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case other
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else {
+            self = .other
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .null: "null"
+        case let .bool(value): "\(value)"
+        case let .number(value): "\(value)"
+        case let .string(value): "\"\(value)\""
+        case .other: "(an object or array)"
+        }
+    }
+}
