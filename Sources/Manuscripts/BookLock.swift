@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// An exclusive per-book lock shared by every batch worker on every machine that sees the folder.
+///
+/// It is an flock(2) on a lock file: the kernel (or the NFS/Lustre lock manager) drops it when the holder's
+/// process dies, so a killed or restarted worker never leaves a stale lock behind. The holder writes its host
+/// and process id into the file so that a waiting worker can say who has the book.
+public final class BookLock {
+    private let descriptor: Int32
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Takes the lock without waiting: nil if another process holds it.
+    public static func tryAcquire(_ lockFile: URL) throws(ManuscriptWorkflowError) -> BookLock? {
+        let fd = open(lockFile.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .lockFailed(path: lockFile.path, reason: errnoText()) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(fd)
+            if code == EWOULDBLOCK { return nil }
+            throw .lockFailed(path: lockFile.path, reason: errnoText(code))
+        }
+        let owner = Array("\(ProcessInfo.processInfo.hostName) pid \(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = owner.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return BookLock(descriptor: fd)
+    }
+
+    /// Who holds (or last held) the lock, as its holder wrote it.
+    public static func holder(_ lockFile: URL) -> String {
+        let text = (try? String(contentsOf: lockFile, encoding: .utf8)) ?? ""
+        return text.trimmingWhitespace().isEmpty ? "another worker" : text.trimmingWhitespace()
+    }
+}
