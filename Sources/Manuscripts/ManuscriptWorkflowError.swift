@@ -4,8 +4,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case bookIsFolder(path: String)
     case bookUnreadable(path: String, reason: String)
     case bookEmpty(path: String)
-    case bookBinary(path: String, offset: Int)
-    case bookNotText(path: String, reason: String)
+    /// Binary content or invalid UTF-8, as the manuscript reader found it.
+    case bookNotText(ManuscriptError)
     case bookReadOnly(path: String)
     case folderNotWritable(path: String)
     case bookChanged(path: String, continuationSavedTo: String)
@@ -30,10 +30,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "cannot read \(path): \(reason). Check the file's permissions (chmod u+r)."
         case .bookEmpty(let path):
             "\(path) is empty: there is no text to continue."
-        case .bookBinary(let path, let offset):
-            "\(path) looks like a binary file (a NUL byte at offset \(offset)), not a manuscript; save the book as plain text (UTF-8)."
-        case .bookNotText(let path, let reason):
-            "\(path) is not a UTF-8 text file: \(reason). Save the book as plain text (UTF-8)."
+        case .bookNotText(let error):
+            error.description
         case .bookReadOnly(let path):
             "\(path) is read-only, so the new section cannot be added to it; make it writable (chmod u+w), or write the extended book elsewhere with --output FILE, or only show the continuation with --print."
         case .folderNotWritable(let path):

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Where the extended book goes.
+public enum ContinuationDestination: Sendable, Equatable {
+    /// Append the new section to the book itself (atomically).
+    case inPlace
+    /// Write the whole extended book to another file (atomically); the book is left untouched.
+    case file(URL)
+    /// Write nothing: the continuation is only printed.
+    case printOnly
+}
+
+/// One book ready for the model: read and checked, its new section laid out, its destination checked writable.
+/// Everything that can fail before the model runs fails in `init`.
+public struct ContinuationPlan: Sendable {
+    public let book: Book
+    public let layout: SectionLayout
+    public let destination: ContinuationDestination
+
+    public init(book location: URL, heading: String?, destination: ContinuationDestination) throws(ManuscriptWorkflowError) {
+        book = try Book.read(location)
+        layout = try SectionLayout(bookBytes: book.bytes, bookText: book.manuscript.text, lineEnding: book.lineEnding, heading: heading)
+        switch destination {
+        case .inPlace: try book.checkReplaceable()
+        case .file(let url) where url.resolvingSymlinksInPath() == book.url: try book.checkReplaceable()
+        case .file(let url): try Book.checkWritableDestination(url)
+        case .printOnly: break
+        }
+        self.destination = destination
+    }
+
+    /// What the model reads: the book (LF line ends, no byte-order mark) and the new heading.
+    public var prompt: String { layout.prompt }
+
+    /// Writes the book extended by `continuation` to the destination, atomically; returns the file written, or
+    /// nil when printing only. `beforeReplacing` runs with the extended book just before it replaces the old one
+    /// (batch records it there, to recognise the book after a crash).
+    ///
+    /// When writing in place and the book changed on disk since it was read (the writer edited it meanwhile),
+    /// the book is left alone and the new section is saved beside it instead.
+    @discardableResult
+    public func save(continuation: String, beforeReplacing: ([UInt8]) throws(ManuscriptWorkflowError) -> Void = { _ in })
+        throws(ManuscriptWorkflowError) -> URL? {
+        let extended = try layout.extendedBook(book.bytes, continuation: continuation)
+        let target: URL
+        switch destination {
+        case .printOnly: return nil
+        case .file(let url): target = url
+        case .inPlace: target = book.url
+        }
+        if target.resolvingSymlinksInPath() == book.url, !book.isUnchangedOnDisk() {
+            let aside = URL(fileURLWithPath: book.url.path + ".continuation")
+            try AtomicFile.write(try layout.appendedBytes(continuation: continuation), to: aside)
+            throw .bookChanged(path: book.url.path, continuationSavedTo: aside.path)
+        }
+        try beforeReplacing(extended)
+        try AtomicFile.write(extended, to: target)
+        return target
+    }
+}
