@@ -1,0 +1,62 @@
+import Foundation
+
+/// A file written sequentially with unbuffered POSIX writes (callers hand over large chunks), plus
+/// in-place patches of bytes already written (a zip local header's checksum).
+final class OutputFile {
+    let url: URL
+    private var descriptor: Int32
+    private(set) var offset = 0
+
+    init(url: URL) throws {
+        self.url = url
+        descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
+    }
+
+    deinit {
+        if descriptor >= 0 { Foundation.close(descriptor) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try write(bytes, at: offset)
+        offset += bytes.count
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    func patch(_ bytes: [UInt8], at position: Int) throws {
+        try bytes.withUnsafeBytes { try write($0, at: position) }
+    }
+
+    func close() throws {
+        let result = Foundation.close(descriptor)
+        descriptor = -1
+        guard result == 0 else { throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, at position: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(position + done))
+            guard written > 0 else {
+                if written < 0, errno == EINTR { continue }
+                throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno)))
+            }
+            done += written
+        }
+    }
+}
+
+/// Little-endian serialization for the binary headers we write.
+struct ByteWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func append<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+
+    mutating func append(_ other: [UInt8]) { bytes += other }
+    mutating func append(_ text: String) { bytes += Array(text.utf8) }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Weights
+
+/// `storywriter inspect`: what a model folder holds, after opening it exactly as generation would.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Describe an MPT model folder: configuration, weight files, dtype, parameter count.",
+        discussion: "The folder is opened as for generation: every tensor is located and checked against config.json, but no weights are read."
+    )
+
+    @Argument(help: "A Hugging Face MPT model folder (config.json and safetensors or pytorch_model.bin weights).")
+    var folder: String
+
+    @Flag(help: "Print one JSON object (d_model, n_heads, n_layers, vocab_size, max_seq_len, alibi_bias_max, clip_qkv, dtype, parameters, tied_embeddings, dialect, format, files, bytes, tensors, open_seconds).")
+    var json = false
+
+    func run() throws {
+        let start = ContinuousClock.now
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(folder: URL(fileURLWithPath: folder))
+        } catch let error as WeightsError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
+        let openTime = start.duration(to: .now)
+        let report = Self.report(checkpoint, openSeconds: Double(openTime.components.seconds) + Double(openTime.components.attoseconds) * 1e-18)
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(Self.text(checkpoint))
+        }
+    }
+
+    /// The JSON report; a flat object so later sections (e.g. a memory projection) can add keys.
+    static func report(_ checkpoint: Checkpoint, openSeconds: Double) -> [String: Any] {
+        let c = checkpoint.configuration
+        let tensors: [[String: Any]] = checkpoint.tensorNames.compactMap { name in
+            guard let tensor = try? checkpoint.tensor(name) else { return nil }
+            return ["name": name, "dtype": tensor.dtype.rawValue, "shape": tensor.shape]
+        }
+        let files: [[String: Any]] = checkpoint.weightFiles.map { url in
+            ["name": url.lastPathComponent, "bytes": fileSize(url)]
+        }
+        return [
+            "d_model": c.dModel, "n_heads": c.nHeads, "n_layers": c.nLayers, "head_dim": c.headDim,
+            "vocab_size": c.vocabSize, "max_seq_len": c.maxSeqLen, "expansion_ratio": c.expansionRatio,
+            "alibi_bias_max": Double(c.alibiBiasMax), "clip_qkv": c.clipQKV.map { Double($0) as Any } ?? NSNull(),
+            "dtype": dtypeName(checkpoint), "parameters": checkpoint.parameterCount, "tied_embeddings": checkpoint.tiedEmbeddings,
+            "dialect": c.dialect.rawValue, "format": checkpoint.format.rawValue, "files": files,
+            "bytes": checkpoint.weightFileBytes, "tensors": tensors, "open_seconds": openSeconds,
+        ]
+    }
+
+    static func text(_ checkpoint: Checkpoint) -> String {
+        let c = checkpoint.configuration
+        var lines = [
+            "folder: \(checkpoint.folder.path)",
+            "config dialect: \(c.dialect.rawValue)",
+            "d_model \(c.dModel), heads \(c.nHeads) (head dim \(c.headDim)), layers \(c.nLayers), vocab \(c.vocabSize), max_seq_len \(c.maxSeqLen)",
+            "ALiBi bias max \(formatted(c.alibiBiasMax)), clip_qkv \(c.clipQKV.map(formatted) ?? "none")",
+            "dtype \(dtypeName(checkpoint)), parameters \(grouped(checkpoint.parameterCount)), embeddings \(checkpoint.tiedEmbeddings ? "tied" : "untied (lm_head.weight)")",
+            "weights: \(checkpoint.format.rawValue), \(checkpoint.weightFiles.count) file(s), \(grouped(checkpoint.weightFileBytes)) bytes",
+        ]
+        lines += checkpoint.weightFiles.map { "  \($0.lastPathComponent)  \(grouped(fileSize($0))) bytes" }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func dtypeName(_ checkpoint: Checkpoint) -> String {
+        let dtypes = checkpoint.dtypes.map(\.rawValue)
+        return dtypes.count == 1 ? dtypes[0] : "mixed (\(dtypes.joined(separator: ", ")))"
+    }
+
+    private static func fileSize(_ url: URL) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.intValue ?? 0
+    }
+
+    private static func formatted(_ value: Float) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    private static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        return digits.enumerated().map { index, digit in
+            index > 0 && (digits.count - index) % 3 == 0 ? ",\(digit)" : String(digit)
+        }.joined()
+    }
+}
