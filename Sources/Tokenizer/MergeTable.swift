@@ -1,0 +1,46 @@
+/// The merge of each token pair, in an open-addressing table with a multiplicative hash: BPE looks a
+/// pair up for every neighbour it considers, and the standard Dictionary's seeded SipHash dominated.
+struct MergeTable: Sendable {
+    private var keys: [Int]
+    private var values: [Int]
+    private let shift: Int
+    private let mask: Int
+    static let missing = -1
+
+    init(capacity: Int) {
+        var bits = 4
+        while 1 << bits < capacity * 2 { bits += 1 }
+        keys = [Int](repeating: Self.missing, count: 1 << bits)
+        values = [Int](repeating: 0, count: 1 << bits)
+        shift = 64 - bits
+        mask = 1 << bits - 1
+    }
+
+    @inline(__always)
+    private func slot(_ key: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(truncatingIfNeeded: key) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+    }
+
+    /// Stores `value` unless `key` (non-negative) is already there; the first entry wins.
+    mutating func insertIfAbsent(_ key: Int, _ value: Int) {
+        var index = slot(key)
+        while keys[index] != Self.missing {
+            if keys[index] == key { return }
+            index = (index + 1) & mask
+        }
+        keys[index] = key
+        values[index] = value
+    }
+
+    /// The value stored for `key`, or `missing`.
+    @inline(__always)
+    func value(_ key: Int) -> Int {
+        var index = slot(key)
+        while true {
+            let stored = keys[index]
+            if stored == key { return values[index] }
+            if stored == Self.missing { return Self.missing }
+            index = (index + 1) & mask
+        }
+    }
+}

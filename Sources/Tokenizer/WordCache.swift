@@ -1,0 +1,66 @@
+/// The tokens of each distinct word seen during one `encode` call: a book repeats its words, so each is
+/// merged once. Keys and tokens live in two flat arrays and the table hashes with FNV-1a, so a hit
+/// allocates nothing.
+struct WordCache {
+    private struct Entry {
+        var hash: UInt64
+        var keyStart: Int
+        var keyLength: Int
+        var tokensStart: Int
+        var tokensCount: Int
+    }
+
+    private var slots: [Int32]
+    private var entries: [Entry] = []
+    private var keyBytes: [UInt8] = []
+    private var tokens: [Int] = []
+    private var mask: Int
+
+    init() {
+        slots = [Int32](repeating: -1, count: 1024)
+        mask = 1023
+    }
+
+    @inline(__always)
+    static func hash(_ word: ArraySlice<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in word { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash
+    }
+
+    /// Appends the cached tokens of `word` to `output`; false if the word has not been seen.
+    func appendTokens(of word: ArraySlice<UInt8>, hash: UInt64, to output: inout [Int]) -> Bool {
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while slots[index] >= 0 {
+            let entry = entries[Int(slots[index])]
+            if entry.hash == hash && entry.keyLength == word.count
+                && keyBytes[entry.keyStart..<(entry.keyStart + entry.keyLength)].elementsEqual(word) {
+                output.append(contentsOf: tokens[entry.tokensStart..<(entry.tokensStart + entry.tokensCount)])
+                return true
+            }
+            index = (index + 1) & mask
+        }
+        return false
+    }
+
+    mutating func insert(_ word: ArraySlice<UInt8>, hash: UInt64, tokens wordTokens: ArraySlice<Int>) {
+        if (entries.count + 1) * 2 > slots.count { grow() }
+        entries.append(Entry(hash: hash, keyStart: keyBytes.count, keyLength: word.count,
+                             tokensStart: tokens.count, tokensCount: wordTokens.count))
+        keyBytes.append(contentsOf: word)
+        tokens.append(contentsOf: wordTokens)
+        place(entries.count - 1)
+    }
+
+    private mutating func place(_ entryIndex: Int) {
+        var index = Int(truncatingIfNeeded: entries[entryIndex].hash) & mask
+        while slots[index] >= 0 { index = (index + 1) & mask }
+        slots[index] = Int32(entryIndex)
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        mask = slots.count - 1
+        for entryIndex in entries.indices { place(entryIndex) }
+    }
+}
