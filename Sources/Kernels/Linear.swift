@@ -9,7 +9,7 @@ public enum Linear {
     /// y[m × W.rows] = x[m × W.columns] · Wᵀ, or y += … with `accumulate` (used for residual connections).
     public static func apply(
         _ weight: WeightMatrix, to x: UnsafePointer<Float>, rows m: Int,
-        into y: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: WideningBuffer
+        into y: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: ScratchBuffer
     ) {
         guard m > 0 else { return }
         if m == 1 {

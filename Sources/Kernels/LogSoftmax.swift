@@ -2,7 +2,9 @@ import Foundation
 
 /// log Σ exp over a row, for negative log-likelihoods: the exponentials in float32, the sum in float64.
 public enum LogSoftmax {
-    public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    public static func logSumExp(_ row: UnsafeBufferPointer<Float>) -> Double {
+        guard let x = row.baseAddress, !row.isEmpty else { return -.infinity }
+        let count = row.count
         let maximum = Vector.maximum(x, count: count)
         var lanes = SIMD8<Float>()
         var total: Double = 0

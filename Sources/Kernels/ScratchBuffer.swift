@@ -1,6 +1,6 @@
-/// Reusable float32 scratch that 16-bit weights are widened into before a GEMM; owned by one session,
-/// grown on demand, never shrunk.
-public final class WideningBuffer: @unchecked Sendable {
+/// Reusable float32 scratch memory owned by one session (activations, widened weight panels, score tiles):
+/// grown on demand, never shrunk, so steady-state work allocates nothing.
+public final class ScratchBuffer: @unchecked Sendable {
     private(set) var pointer: UnsafeMutablePointer<Float>
     private(set) var capacity: Int
 
@@ -11,7 +11,7 @@ public final class WideningBuffer: @unchecked Sendable {
 
     deinit { pointer.deallocate() }
 
-    /// A pointer to at least `count` floats, valid until the next call.
+    /// A pointer to at least `count` floats, valid until the next call that grows the buffer.
     public func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
         if count > capacity {
             pointer.deallocate()

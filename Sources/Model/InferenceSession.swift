@@ -1,0 +1,168 @@
+import Kernels
+import KVCache
+import Weights
+
+/// One running text on a model: its tokens so far, the KV cache that remembers them, and scratch memory.
+///
+/// Usage (the API other areas code against):
+///
+///     let model = try MPTModel(folder: url)
+///     let session = InferenceSession(model: model)
+///     var logits = try session.prefill(promptIDs, chunkSize: 512) { done, total in … }   // last position's logits
+///     logits = try session.decode(nextID)                                               // one more token
+///     try session.rewind(to: promptIDs.count)                                           // write another ending
+///
+/// Perplexity and other scoring pass a `logits` callback to `prefill` to see every position's logits,
+/// one group of rows at a time (see `InferenceSession.perplexity`).
+/// Threads: `Parallel.threads` (module Kernels) sets the workers of our kernels and of OpenBLAS.
+/// A session is not thread-safe; use one per thread (the model can be shared).
+public final class InferenceSession {
+    public let model: MPTModel
+    public let cache: KVCache
+    /// Every token the session has consumed, in order; `position` of them.
+    public private(set) var tokens: [Int]
+
+    /// Positions of text so far: the position the next token will take.
+    public var position: Int { tokens.count }
+
+    /// Tokens per prefill chunk: large enough for efficient GEMMs, small enough to keep activations modest.
+    public static let defaultChunkSize = 512
+    /// Rows of logits computed at once when a caller wants every position (50,432 floats a row).
+    static let logitRowsPerGroup = 256
+
+    private let blocks: [MPTBlock]
+    private let workspace: Workspace
+
+    /// A session with an empty float32 KV cache.
+    public convenience init(model: MPTModel) {
+        self.init(checkedModel: model, cache: KVCache(layout: model.cacheLayout()), tokens: [])
+    }
+
+    /// A session over `cache`, which must be shaped for `model` and hold exactly the positions of `tokens`
+    /// (empty for a new text; a restored state otherwise).
+    public convenience init(model: MPTModel, cache: KVCache, tokens: [Int] = []) throws {
+        let expected = model.cacheLayout(blockSize: cache.layout.blockSize)
+        guard cache.layout == expected else {
+            throw ModelError.cacheLayoutMismatch(expected: "\(expected)", actual: "\(cache.layout)")
+        }
+        guard cache.positions == tokens.count else {
+            throw ModelError.invalidPosition(tokens.count, available: cache.positions)
+        }
+        self.init(checkedModel: model, cache: cache, tokens: tokens)
+    }
+
+    private init(checkedModel model: MPTModel, cache: KVCache, tokens: [Int]) {
+        self.model = model
+        self.cache = cache
+        self.tokens = tokens
+        let configuration = model.configuration
+        let attention = Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
+        blocks = model.blocks.enumerated().map { layer, weights in
+            MPTBlock(weights: weights, layer: layer, configuration: configuration, attention: attention)
+        }
+        workspace = Workspace(dModel: configuration.dModel, ffnHidden: configuration.ffnHiddenSize)
+    }
+
+    /// Feeds `tokens` after everything the session has seen, `chunkSize` at a time through the KV cache, and
+    /// returns the logits at the last position (the prediction of the next token). `progress(done, total)`
+    /// is called after each chunk. With `logits`, every position's logits are handed over as they are computed.
+    /// The result does not depend on `chunkSize` beyond float rounding.
+    @discardableResult
+    public func prefill(
+        _ tokens: [Int], chunkSize: Int = InferenceSession.defaultChunkSize,
+        progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+        logits: ((LogitsChunk) throws -> Void)? = nil
+    ) throws -> [Float] {
+        guard !tokens.isEmpty else { throw ModelError.emptyInput }
+        guard chunkSize > 0 else { throw ModelError.invalidChunkSize(chunkSize) }
+        let vocabularySize = model.configuration.vocabSize
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw ModelError.tokenOutOfRange(token: bad, vocabularySize: vocabularySize)
+        }
+        var lastLogits: [Float] = []
+        var start = 0
+        while start < tokens.count {
+            let chunk = tokens[start..<min(tokens.count, start + chunkSize)]
+            let buffers = try forward(chunk)
+            let isLast = chunk.endIndex == tokens.count
+            if let logits {
+                var first = 0
+                while first < chunk.count {
+                    let rows = first..<min(chunk.count, first + Self.logitRowsPerGroup)
+                    let values = computeLogits(rows: rows, of: buffers)
+                    try logits(LogitsChunk(
+                        firstIndex: start + first, rows: rows.count, vocabularySize: vocabularySize,
+                        values: UnsafeBufferPointer(start: values, count: rows.count * vocabularySize)))
+                    if isLast && rows.upperBound == chunk.count {
+                        lastLogits = Array(UnsafeBufferPointer(start: values + (rows.count - 1) * vocabularySize, count: vocabularySize))
+                    }
+                    first = rows.upperBound
+                }
+            } else if isLast {
+                let values = computeLogits(rows: (chunk.count - 1)..<chunk.count, of: buffers)
+                lastLogits = Array(UnsafeBufferPointer(start: values, count: vocabularySize))
+            }
+            start = chunk.endIndex
+            progress?(start, tokens.count)
+        }
+        return lastLogits
+    }
+
+    /// Feeds one token and returns the logits for the one after it (a prefill of one row).
+    public func decode(_ token: Int) throws -> [Float] {
+        try prefill([token], chunkSize: 1)
+    }
+
+    /// Forgets every token from `position` on, keeping the cache of the ones before (e.g. to write another ending).
+    public func rewind(to position: Int) throws {
+        guard (0...self.position).contains(position) else {
+            throw ModelError.invalidPosition(position, available: self.position)
+        }
+        cache.truncate(to: position)
+        tokens.removeLast(tokens.count - position)
+    }
+
+    /// Starts over with an empty text.
+    public func reset() {
+        cache.reset()
+        tokens.removeAll()
+    }
+
+    /// Runs the transformer over one chunk: embedding, then every block, appending to the KV cache.
+    /// Returns the chunk's activations with the residual stream (before the final norm) in `x`.
+    private func forward(_ chunk: ArraySlice<Int>) throws -> Activations {
+        let d = model.configuration.dModel
+        let buffers = workspace.activations(rows: chunk.count)
+        for (row, token) in chunk.enumerated() {
+            model.tokenEmbedding.widenRows(token..<(token + 1), into: buffers.x + row * d)
+        }
+        let firstPosition = position
+        do {
+            for block in blocks {
+                try block.forward(buffers, rows: chunk.count, firstPosition: firstPosition, cache: cache, workspace: workspace)
+            }
+        } catch {
+            cache.truncate(to: firstPosition)
+            throw error
+        }
+        tokens.append(contentsOf: chunk)
+        return buffers
+    }
+
+    /// Final LayerNorm and the output projection for `rows` of the chunk: rows.count × vocabulary logits
+    /// in workspace memory, valid until the next call.
+    private func computeLogits(rows: Range<Int>, of buffers: Activations) -> UnsafeMutablePointer<Float> {
+        let configuration = model.configuration
+        let d = configuration.dModel
+        let vocabularySize = configuration.vocabSize
+        LayerNorm.apply(
+            buffers.x + rows.lowerBound * d, rows: rows.count, width: d,
+            weight: model.finalNorm, epsilon: configuration.layerNormEpsilon, into: buffers.normed)
+        let values = workspace.logits.reserve(rows.count * vocabularySize)
+        Linear.apply(model.outputEmbedding, to: buffers.normed, rows: rows.count, into: values, accumulate: false, scratch: workspace.widenedWeights)
+        if let scale = configuration.logitScale {
+            Vector.scale(values, count: rows.count * vocabularySize, by: scale)
+        }
+        return values
+    }
+}

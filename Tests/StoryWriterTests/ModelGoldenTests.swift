@@ -1,0 +1,136 @@
+import Foundation
+import Kernels
+import Model
+import Testing
+
+/// The forward pass against the reference outputs in every model fixture's golden.json.
+@Suite struct ModelGoldenTests {
+    /// Model folders and the folder whose golden.json they must reproduce (the .bin checkpoint holds
+    /// tiny-storywriter's weights, so it answers to tiny-storywriter's golden file).
+    static let models: [(folder: String, golden: String)] = [
+        ("tiny-storywriter", "tiny-storywriter"),
+        ("tiny-storywriter-bin", "tiny-storywriter"),
+        ("tiny-mpt-sharded", "tiny-mpt-sharded"),
+        ("tiny-mpt-fp16", "tiny-mpt-fp16"),
+    ]
+
+    @Test func everyGoldenFileIsCovered() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Fixtures.require(Fixtures.modelsFolder).path)
+        let withGolden = folders.filter { FileManager.default.fileExists(atPath: Fixtures.model($0).appendingPathComponent("golden.json").path) }
+        #expect(!withGolden.isEmpty)
+        #expect(Set(withGolden).isSubset(of: Set(Self.models.map(\.golden))))
+    }
+
+    @Test(arguments: models.map(\.folder))
+    func lastLogitsAndMeanNLLMatchTheReference(folder: String) throws {
+        let golden = try GoldenFile.load(Self.models.first { $0.folder == folder }!.golden)
+        let model = try MPTModel(folder: Fixtures.require(Fixtures.model(folder)))
+        let session = InferenceSession(model: model)
+        for goldenCase in golden.cases {
+            session.reset()
+            let logits = try session.prefill(goldenCase.inputIDs)
+            let error = LogitError(logits, reference: try golden.lastLogits(of: goldenCase))
+            #expect(error.relativeL2 < 1e-4, "\(folder) \(goldenCase.name): relative L2 \(error.relativeL2)")
+            #expect(error.maxAbsolute < 2e-3, "\(folder) \(goldenCase.name): max abs \(error.maxAbsolute)")
+
+            let result = try session.perplexity(of: goldenCase.inputIDs)
+            let relative = abs(result.meanNLL - goldenCase.meanNLL) / goldenCase.meanNLL
+            #expect(relative < 1e-4, "\(folder) \(goldenCase.name): mean NLL \(result.meanNLL) vs \(goldenCase.meanNLL)")
+            #expect(result.tokens == goldenCase.inputIDs.count)
+        }
+    }
+
+    @Test(arguments: models.map(\.folder))
+    func greedyDecodeThroughTheCacheMatchesTheReference(folder: String) throws {
+        let golden = try GoldenFile.load(Self.models.first { $0.folder == folder }!.golden)
+        let session = InferenceSession(model: try MPTModel(folder: Fixtures.require(Fixtures.model(folder))))
+        for goldenCase in golden.cases where goldenCase.inputIDs.count <= 600 {
+            session.reset()
+            var logits = try session.prefill(goldenCase.inputIDs)
+            var generated: [Int] = []
+            for _ in goldenCase.greedyIDs {
+                let next = logits.indices.max { logits[$0] < logits[$1] }!
+                generated.append(next)
+                logits = try session.decode(next)
+            }
+            #expect(generated == goldenCase.greedyIDs, "\(folder) \(goldenCase.name)")
+        }
+    }
+
+    @Test func resultsDoNotDependOnTheChunkSize() throws {
+        let golden = try GoldenFile.load("tiny-storywriter")
+        let goldenCase = try #require(golden.cases.first { $0.inputIDs.count == 600 })
+        let session = InferenceSession(model: try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter"))))
+        let whole = try session.prefill(goldenCase.inputIDs, chunkSize: goldenCase.inputIDs.count)
+        for chunkSize in [1, 7, 64, 512] {
+            session.reset()
+            let chunked = try session.prefill(goldenCase.inputIDs, chunkSize: chunkSize)
+            let error = LogitError(chunked, reference: whole)
+            #expect(error.relativeL2 < 1e-4, "chunk size \(chunkSize): relative L2 \(error.relativeL2)")
+        }
+    }
+
+    @Test func tooLongForTheConfigurationStillRuns() throws {
+        // The long case (3,000 tokens) exceeds max_seq_len (2,048): ALiBi has no position limit.
+        let golden = try GoldenFile.load("tiny-storywriter")
+        let long = try #require(golden.cases.first { $0.name == "long" })
+        let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
+        #expect(long.inputIDs.count > model.configuration.maxSeqLen)
+    }
+}
+
+/// A model fixture's golden.json.
+struct GoldenFile {
+    struct Case: Decodable {
+        let name: String
+        let inputIDs: [Int]
+        let lastLogitsFile: String
+        let meanNLL: Double
+        let greedyIDs: [Int]
+
+        enum CodingKeys: String, CodingKey {
+            case name, inputIDs = "input_ids", lastLogitsFile = "last_logits_file", meanNLL = "mean_nll", greedyIDs = "greedy_ids"
+        }
+    }
+
+    private struct Contents: Decodable { let cases: [Case] }
+
+    let folder: URL
+    let cases: [Case]
+
+    static func load(_ modelName: String) throws -> GoldenFile {
+        let folder = Fixtures.model(modelName)
+        let data = try Data(contentsOf: Fixtures.require(folder.appendingPathComponent("golden.json")))
+        return GoldenFile(folder: folder, cases: try JSONDecoder().decode(Contents.self, from: data).cases)
+    }
+
+    func lastLogits(of goldenCase: Case) throws -> [Float] {
+        let data = try Data(contentsOf: Fixtures.require(folder.appendingPathComponent(goldenCase.lastLogitsFile)))
+        return data.withUnsafeBytes { raw in
+            (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+}
+
+/// How far logits are from a reference: relative L2 and max absolute error.
+struct LogitError {
+    let relativeL2: Double
+    let maxAbsolute: Double
+
+    init(_ logits: [Float], reference: [Float]) {
+        guard logits.count == reference.count, !reference.isEmpty else {
+            relativeL2 = .infinity
+            maxAbsolute = .infinity
+            return
+        }
+        var difference: Double = 0, norm: Double = 0, worst: Double = 0
+        for (value, expected) in zip(logits, reference) {
+            let delta = Double(value) - Double(expected)
+            difference += delta * delta
+            norm += Double(expected) * Double(expected)
+            worst = max(worst, abs(delta))
+        }
+        relativeL2 = (difference / norm).squareRoot()
+        maxAbsolute = worst
+    }
+}
