@@ -29,7 +29,8 @@ enum SafetensorsFile {
         let dataSize = file.bytes.count - dataStart
         var entries: [TensorEntry] = []
         entries.reserveCapacity(records.count)
-        for (name, record) in records {
+        // In data order, so a truncated file names the first tensor it cuts.
+        for (name, record) in records.sorted(by: { ($0.value.dataOffsets.first ?? 0, $0.key) < ($1.value.dataOffsets.first ?? 0, $1.key) }) {
             entries.append(try entry(name, record, dataStart: dataStart, dataSize: dataSize, file: file.name))
         }
         try checkNoOverlap(entries, file: file.name)
