@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import Tokenizer
+
+struct ImportTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-tokenizer",
+        abstract: "Write tokenizer.json from llama.cpp's GGUF vocabulary (e.g. ggml-vocab-mpt.gguf).",
+        discussion: """
+        Real MPT checkpoints ship tokenizer.json; use this only without one. llama.cpp's MPT vocabulary is in the
+        llama-cpp-python source package on PyPI (vendor/llama.cpp/models/ggml-vocab-mpt.gguf).
+        """
+    )
+
+    @Argument(help: "The GGUF vocabulary file.")
+    var gguf: String
+
+    @Argument(help: "Where to write tokenizer.json (a folder, or the file's path).")
+    var output: String
+
+    func run() throws {
+        let json = try GGUFVocabularyImport.tokenizerJSON(fromGGUF: URL(fileURLWithPath: gguf))
+        var destination = URL(fileURLWithPath: output)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: destination.path, isDirectory: &isFolder), isFolder.boolValue {
+            destination.appendPathComponent("tokenizer.json")
+        }
+        try json.write(to: destination, options: .atomic)
+        // Loading it back proves the file is one our tokenizer accepts before anyone relies on it.
+        _ = try BPETokenizer(contentsOf: destination)
+        print(destination.path)
+    }
+}
