@@ -4,7 +4,10 @@ public enum Exponential {
     @inline(__always)
     public static func lanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let clamped = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
-        let n = (clamped * 1.442_695_04 + 0.5).rounded(.down)
+        // Round x·log2(e) to the nearest integer n by adding 1.5·2^23: n lands in the low mantissa bits,
+        // which gives both the rounded float and the integer without (slow, per-lane) floor or conversion calls.
+        let shifted = clamped * 1.442_695_04 + roundingMagic
+        let n = shifted - roundingMagic
         var r = clamped - n * 0.693_359_375
         r = r + n * 2.121_944_4e-4
         var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
@@ -14,10 +17,14 @@ public enum Exponential {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_12e-1
         p = p * (r * r) + r + 1
-        let power = unsafeBitCast((SIMD8<Int32>(n) &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- roundingMagicBits
+        let power = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
         // Below e^-87 (masked scores are −∞) the answer is 0, not the clamp's tiny value.
         return (p * power).replacing(with: 0, where: x .< -87.3)
     }
+
+    private static var roundingMagic: SIMD8<Float> { SIMD8(repeating: 12_582_912) }
+    private static var roundingMagicBits: SIMD8<Int32> { SIMD8(repeating: 0x4B40_0000) }
 
     @inline(__always)
     public static func scalar(_ x: Float) -> Float {
