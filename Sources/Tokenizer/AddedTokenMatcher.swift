@@ -9,15 +9,15 @@ enum TextSegment: Equatable {
 /// search resumes where it ended. Works on UTF-8 bytes through a byte trie of the token contents.
 struct AddedTokenMatcher: Sendable {
     private let tokens: [AddedToken]
-    /// Trie edges keyed by `node << 8 | byte`.
-    private let edges: [Int: Int]
+    /// The child of each node for each byte (`edges[node << 8 | byte]`), 0 for none (the root is no one's child).
+    private let edges: [Int32]
     /// The index in `tokens` of the token that ends at each node, or -1.
     private let tokenAtNode: [Int]
     private let startsSomeToken: [Bool]
 
     init(tokens: [AddedToken], contents: [[UInt8]]) {
         self.tokens = tokens
-        var edges: [Int: Int] = [:]
+        var edges = [Int32](repeating: 0, count: 256)
         var tokenAtNode = [-1]
         var startsSomeToken = [Bool](repeating: false, count: 256)
         for (tokenIndex, bytes) in contents.enumerated() where !bytes.isEmpty {
@@ -25,11 +25,12 @@ struct AddedTokenMatcher: Sendable {
             var node = 0
             for byte in bytes {
                 let key = node << 8 | Int(byte)
-                if let child = edges[key] {
-                    node = child
+                if edges[key] != 0 {
+                    node = Int(edges[key])
                 } else {
                     tokenAtNode.append(-1)
-                    edges[key] = tokenAtNode.count - 1
+                    edges.append(contentsOf: repeatElement(0, count: 256))
+                    edges[key] = Int32(tokenAtNode.count - 1)
                     node = tokenAtNode.count - 1
                 }
             }
@@ -76,8 +77,8 @@ struct AddedTokenMatcher: Sendable {
         var node = 0
         var best: (tokenIndex: Int, range: Range<Int>)?
         var index = start
-        while index < text.endIndex, let child = edges[node << 8 | Int(text[index])] {
-            node = child
+        while index < text.endIndex, edges[node << 8 | Int(text[index])] != 0 {
+            node = Int(edges[node << 8 | Int(text[index])])
             index += 1
             if tokenAtNode[node] >= 0 { best = (tokenAtNode[node], start..<index) }
         }

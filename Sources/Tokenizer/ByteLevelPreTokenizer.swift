@@ -2,6 +2,14 @@
 /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` does, written out by hand
 /// over Unicode scalars: the alternatives are tried in this order at each position, and each is greedy.
 struct ByteLevelPreTokenizer: Sendable {
+    /// The class of each ASCII scalar, held here rather than in a global so the hot loop reads it directly.
+    private let asciiClasses: [ScalarClass] = (0..<128).map { ScalarClass.of(UInt32($0)) }
+
+    @inline(__always)
+    private func scalarClass(_ value: UInt32) -> ScalarClass {
+        value < 128 ? asciiClasses[Int(value)] : ScalarClass.of(value)
+    }
+
     /// Appends the byte range of each word of `text` to `words`.
     func split(_ text: ArraySlice<UInt8>, into words: inout [Range<Int>]) {
         var index = text.startIndex
@@ -20,12 +28,12 @@ struct ByteLevelPreTokenizer: Sendable {
         if first.value == 0x27, let length = contractionLength(after: start, in: text) {
             return start + 1 + length
         }
-        var wordClass = ScalarClass.of(first.value)
+        var wordClass = scalarClass(first.value)
         var index = start + first.length
         if first.value == 0x20 && index < end {
             // " ?X+": a single leading space joins the run of letters, digits or symbols after it.
             let next = UTF8Scanning.scalar(at: index, in: text)
-            let nextClass = ScalarClass.of(next.value)
+            let nextClass = scalarClass(next.value)
             if nextClass != .whitespace {
                 wordClass = nextClass
                 index += next.length
@@ -34,7 +42,7 @@ struct ByteLevelPreTokenizer: Sendable {
         if wordClass == .whitespace { return endOfWhitespace(startingAt: start, in: text) }
         while index < end {
             let next = UTF8Scanning.scalar(at: index, in: text)
-            guard ScalarClass.of(next.value) == wordClass else { break }
+            guard scalarClass(next.value) == wordClass else { break }
             index += next.length
         }
         return index
@@ -49,7 +57,7 @@ struct ByteLevelPreTokenizer: Sendable {
         var scalarCount = 0
         while index < end {
             let next = UTF8Scanning.scalar(at: index, in: text)
-            guard ScalarClass.of(next.value) == .whitespace else { break }
+            guard scalarClass(next.value) == .whitespace else { break }
             lastScalarStart = index
             scalarCount += 1
             index += next.length

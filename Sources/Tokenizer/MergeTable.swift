@@ -1,8 +1,8 @@
-/// The merge of each token pair, in an open-addressing table with a multiplicative hash: BPE looks a
-/// pair up for every neighbour it considers, and the standard Dictionary's seeded SipHash dominated.
+/// The merge of each token pair, in an open-addressing table with a multiplicative hash. BPE looks a pair
+/// up for every neighbour it considers, so each key sits beside its value: one cache miss per lookup.
 struct MergeTable: Sendable {
-    private var keys: [Int]
-    private var values: [Int]
+    /// `[key, value, key, value, ...]`; an empty slot has the key `missing`.
+    private var slots: [Int]
     private let shift: Int
     private let mask: Int
     static let missing = -1
@@ -10,8 +10,7 @@ struct MergeTable: Sendable {
     init(capacity: Int) {
         var bits = 4
         while 1 << bits < capacity * 2 { bits += 1 }
-        keys = [Int](repeating: Self.missing, count: 1 << bits)
-        values = [Int](repeating: 0, count: 1 << bits)
+        slots = [Int](repeating: Self.missing, count: 2 << bits)
         shift = 64 - bits
         mask = 1 << bits - 1
     }
@@ -24,12 +23,12 @@ struct MergeTable: Sendable {
     /// Stores `value` unless `key` (non-negative) is already there; the first entry wins.
     mutating func insertIfAbsent(_ key: Int, _ value: Int) {
         var index = slot(key)
-        while keys[index] != Self.missing {
-            if keys[index] == key { return }
+        while slots[2 * index] != Self.missing {
+            if slots[2 * index] == key { return }
             index = (index + 1) & mask
         }
-        keys[index] = key
-        values[index] = value
+        slots[2 * index] = key
+        slots[2 * index + 1] = value
     }
 
     /// The value stored for `key`, or `missing`.
@@ -37,8 +36,8 @@ struct MergeTable: Sendable {
     func value(_ key: Int) -> Int {
         var index = slot(key)
         while true {
-            let stored = keys[index]
-            if stored == key { return values[index] }
+            let stored = slots[2 * index]
+            if stored == key { return slots[2 * index + 1] }
             if stored == Self.missing { return Self.missing }
             index = (index + 1) & mask
         }

@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+import Tokenizer
+
+/// Added-token matching on a tiny byte-level vocabulary, for the flags GPT-NeoX does not use.
+@Suite struct TokenizerAddedTokenTests {
+    private func tokenizer(addedTokens: String) throws -> BPETokenizer {
+        let json = """
+        {"added_tokens": [\(addedTokens)], "normalizer": {"type": "NFC"},
+         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+         "decoder": {"type": "ByteLevel"},
+         "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "x": 2, "<": 3, ">": 4, "Ġ": 5, "ab": 6, "Ġa": 7},
+                   "merges": ["a b", "Ġ a"]}}
+        """
+        return try BPETokenizer(json: Data(json.utf8))
+    }
+
+    @Test func singleWordTokenNeedsNoLetterBesideIt() throws {
+        let bpe = try tokenizer(addedTokens: #"{"id": 10, "content": "<x>", "single_word": true, "normalized": false, "special": true}"#)
+        #expect(bpe.encode("a<x>b") == [0, 3, 2, 4, 1])
+        #expect(bpe.encode("<x> ab") == [10, 5, 6])
+    }
+
+    @Test func stripFlagsSwallowNeighbouringWhitespace() throws {
+        let bpe = try tokenizer(addedTokens: #"{"id": 10, "content": "<x>", "lstrip": true, "rstrip": true, "normalized": false, "special": true}"#)
+        #expect(bpe.encode("ab  <x>  ab") == [6, 10, 6])
+        let plain = try tokenizer(addedTokens: #"{"id": 10, "content": "<x>", "normalized": false, "special": true}"#)
+        #expect(plain.encode("ab <x> ab") == [6, 5, 10, 5, 6])
+    }
+
+    @Test func leftmostThenLongestMatchWins() throws {
+        let bpe = try tokenizer(addedTokens: #"""
+            {"id": 10, "content": "xa", "normalized": false}, {"id": 11, "content": "axb", "normalized": false},
+            {"id": 12, "content": "ax", "normalized": false}
+            """#)
+        #expect(bpe.encode("axab") == [12, 6])
+        #expect(bpe.encode("axb") == [11])
+        #expect(bpe.encode("bxa") == [1, 10])
+    }
+}
