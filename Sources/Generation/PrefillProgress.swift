@@ -14,12 +14,12 @@ public struct PrefillProgress: Sendable, Equatable {
 
     public var tokensPerSecond: Double { elapsedSeconds > 0 ? Double(tokensDone) / elapsedSeconds : 0 }
 
-    /// Estimated from the speed so far; nil until there is one.
+    /// Estimated from the speed so far; nil until there is one, and once the prompt is done.
     public var secondsLeft: Double? {
-        tokensPerSecond > 0 ? Double(tokensTotal - tokensDone) / tokensPerSecond : nil
+        tokensPerSecond > 0 && tokensDone < tokensTotal ? Double(tokensTotal - tokensDone) / tokensPerSecond : nil
     }
 
-    /// One line such as `prompt 12,288/71,884 tokens (17%), 41 tokens/s ≈ 1,650 words/min, 24m 13s left`.
+    /// One line such as `prompt 12,288/71,884 tokens (17%), 41.0 tokens/s ≈ 1,647 words/min, 24m 15s left`.
     /// `wordsPerToken` is the prompt's own ratio when known; English prose averages about 0.67.
     public func line(wordsPerToken: Double = 0.67) -> String {
         let percent = tokensTotal > 0 ? 100 * tokensDone / tokensTotal : 100

@@ -6,6 +6,7 @@ import Testing
         let progress = PrefillProgress(tokensDone: 12_288, tokensTotal: 71_884, elapsedSeconds: 300)
         #expect(progress.line() == "prompt 12,288/71,884 tokens (17%), 41.0 tokens/s ≈ 1,647 words/min, 24m 15s left")
         #expect(PrefillProgress(tokensDone: 5, tokensTotal: 10, elapsedSeconds: 2).line() == "prompt 5/10 tokens (50%), 2.50 tokens/s ≈ 101 words/min, 2.0s left")
+        #expect(PrefillProgress(tokensDone: 10, tokensTotal: 10, elapsedSeconds: 2).line(wordsPerToken: 0.5) == "prompt 10/10 tokens (100%), 5.00 tokens/s ≈ 150 words/min")
         #expect(PrefillProgress(tokensDone: 0, tokensTotal: 10, elapsedSeconds: 0).line() == "prompt 0/10 tokens (0%)")
     }
 
