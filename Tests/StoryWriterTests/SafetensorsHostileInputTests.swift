@@ -87,6 +87,16 @@ struct SafetensorsHostileInputTests {
         guard case .shapeSizeMismatch? = Support.openingError(folder) else { Issue.record("expected shapeSizeMismatch"); return }
     }
 
+    @Test("a tensor not aligned to its element size (an unpadded header) is refused, not read misaligned")
+    func misaligned() throws {
+        let header = Array(#"{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}"#.utf8) // 55 bytes, unpadded
+        let bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header + [0, 0, 0, 0]
+        let folder = try Support.folder(withSafetensors: bytes)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(Support.openingError(folder) == .misalignedTensor(file: "model.safetensors", tensor: "a", offset: 8 + header.count))
+        #expect(header.count % 2 == 1)
+    }
+
     @Test("a header that is not JSON, and __metadata__ that is ignored")
     func headerJSON() throws {
         let folder = try Support.folder(withSafetensors: Support.safetensors(header: "{\"a\": [", data: []))
