@@ -3,7 +3,7 @@
 public enum Exponential {
     @inline(__always)
     public static func lanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
+        let clamped = Vector.minimum(Vector.maximum(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
         // Round x·log2(e) to the nearest integer n by adding 1.5·2^23: n lands in the low mantissa bits,
         // which gives both the rounded float and the integer without (slow, per-lane) floor or conversion calls.
         let shifted = clamped * 1.442_695_04 + roundingMagic

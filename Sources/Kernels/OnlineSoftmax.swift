@@ -20,7 +20,7 @@ public enum OnlineSoftmax {
         while index + 8 <= visible {
             let biased = Vector.load(scores + index) + slope * (start + Float(index) + offsets)
             Vector.store(biased, to: scores + index)
-            tileMaximum = pointwiseMax(tileMaximum, biased)
+            tileMaximum = Vector.maximum(tileMaximum, biased)
             index += 8
         }
         var best = tileMaximum.max()

@@ -15,6 +15,18 @@ public enum Vector {
         UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
     }
 
+    /// Lane-wise maximum. (The standard library's generic pointwiseMax is not inlined and runs several times slower.)
+    @inline(__always)
+    public static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: a .< b)
+    }
+
+    /// Lane-wise minimum.
+    @inline(__always)
+    public static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: b .< a)
+    }
+
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var index = 0
@@ -34,7 +46,7 @@ public enum Vector {
         var lanes = SIMD8<Float>(repeating: -.infinity)
         var index = 0
         while index + 8 <= count {
-            lanes = pointwiseMax(lanes, load(x + index))
+            lanes = maximum(lanes, load(x + index))
             index += 8
         }
         var best = lanes.max()
@@ -50,7 +62,7 @@ public enum Vector {
         let high = SIMD8<Float>(repeating: limit), low = -high
         var index = 0
         while index + 8 <= count {
-            store(pointwiseMin(pointwiseMax(load(x + index), low), high), to: x + index)
+            store(minimum(maximum(load(x + index), low), high), to: x + index)
             index += 8
         }
         while index < count {
