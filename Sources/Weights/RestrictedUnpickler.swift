@@ -14,8 +14,29 @@ struct RestrictedUnpickler {
         self.file = file
     }
 
+    /// Every list and dict made, so `loadStateDict` can unlink them all when done: a hostile pickle can chain
+    /// containers a million deep, and releasing such a chain recursively would overflow the stack.
+    private var lists: [PickleList] = []
+    private var dicts: [PickleDict] = []
+    private static let maximumTupleDepth = 32
+
+    /// The (name, tensor) pairs of the state dict the pickle returns, in pickle order.
+    mutating func loadStateDict() throws -> [(name: String, tensor: TensorRecord)] {
+        defer {
+            for list in lists { list.items.removeAll() }
+            for dict in dicts { dict.items.removeAll() }
+        }
+        guard case let .dict(stateDict) = try load() else { throw invalid("data.pkl does not hold a state dict") }
+        return try stateDict.items.map { key, value in
+            guard case let .string(name) = key, case let .tensor(record) = value else {
+                throw invalid("the state dict maps \(key.kind) to \(value.kind), not a name to a tensor")
+            }
+            return (name, record)
+        }
+    }
+
     /// The object the pickle returns at STOP.
-    mutating func load() throws -> PickleValue {
+    private mutating func load() throws -> PickleValue {
         while true {
             let opcodeOffset = position
             let opcode = try readByte()
@@ -43,20 +64,20 @@ struct RestrictedUnpickler {
             case 0x42: stack.append(.bytes(Array(try read(Int(try readInteger(UInt32.self)))))) // BINBYTES
             case 0x43: stack.append(.bytes(Array(try read(Int(try readByte()))))) // SHORT_BINBYTES
             case 0x29: stack.append(.tuple([])) // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark())) // TUPLE
-            case 0x85: stack.append(.tuple(try pop(1))) // TUPLE1
-            case 0x86: stack.append(.tuple(try pop(2))) // TUPLE2
-            case 0x87: stack.append(.tuple(try pop(3))) // TUPLE3
-            case 0x5D: stack.append(.list(PickleList())) // EMPTY_LIST
+            case 0x74: stack.append(try tuple(try popMark())) // TUPLE
+            case 0x85: stack.append(try tuple(try pop(1))) // TUPLE1
+            case 0x86: stack.append(try tuple(try pop(2))) // TUPLE2
+            case 0x87: stack.append(try tuple(try pop(3))) // TUPLE3
+            case 0x5D: stack.append(.list(newList())) // EMPTY_LIST
             case 0x6C: // LIST
-                let list = PickleList()
+                let list = newList()
                 list.items = try popMark()
                 stack.append(.list(list))
             case 0x61: try appendToList(try pop(1)) // APPEND
             case 0x65: try appendToList(try popMark()) // APPENDS
-            case 0x7D: stack.append(.dict(PickleDict())) // EMPTY_DICT
+            case 0x7D: stack.append(.dict(newDict())) // EMPTY_DICT
             case 0x64: // DICT
-                let dict = PickleDict()
+                let dict = newDict()
                 stack.append(.dict(dict))
                 try setItems(try popMarkBelowTop(), in: dict)
             case 0x73: try setItems(try pop(2), in: try topDict()) // SETITEM
@@ -101,14 +122,14 @@ struct RestrictedUnpickler {
         return global
     }
 
-    private func call(_ callable: PickleValue, _ arguments: PickleValue) throws -> PickleValue {
+    private mutating func call(_ callable: PickleValue, _ arguments: PickleValue) throws -> PickleValue {
         guard case let .global(global) = callable, case let .tuple(args) = arguments else {
             throw invalid("REDUCE of \(callable.kind) with \(arguments.kind)")
         }
         switch global {
         case .orderedDict:
             guard args.isEmpty else { throw invalid("OrderedDict called with arguments") }
-            return .dict(PickleDict())
+            return .dict(newDict())
         case .rebuildTensorV2:
             guard args.count >= 4, case let .storage(storage) = args[0], case let .int(offset) = args[1] else {
                 throw invalid("_rebuild_tensor_v2 without (storage, offset, size, stride, ...)")
@@ -138,6 +159,34 @@ struct RestrictedUnpickler {
             guard case let .int(integer) = $0 else { throw invalid("a tensor size or stride holding \($0.kind)") }
             return integer
         }
+    }
+
+    // MARK: - Containers
+
+    private mutating func newList() -> PickleList {
+        let list = PickleList()
+        lists.append(list)
+        return list
+    }
+
+    private mutating func newDict() -> PickleDict {
+        let dict = PickleDict()
+        dicts.append(dict)
+        return dict
+    }
+
+    /// Tuples nest by value, so their depth is bounded here (a state dict needs 3 levels).
+    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        let value = PickleValue.tuple(items)
+        guard Self.tupleDepth(value) <= Self.maximumTupleDepth else {
+            throw invalid("tuples nested deeper than \(Self.maximumTupleDepth) levels")
+        }
+        return value
+    }
+
+    private static func tupleDepth(_ value: PickleValue) -> Int {
+        guard case let .tuple(items) = value else { return 0 }
+        return 1 + (items.map(tupleDepth).max() ?? 0)
     }
 
     // MARK: - Stack

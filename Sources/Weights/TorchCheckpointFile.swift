@@ -10,15 +10,8 @@ enum TorchCheckpointFile {
         }
         let prefix = pickleName.dropLast("data.pkl".count)
         var unpickler = RestrictedUnpickler(bytes: try archive.data(pickleName, in: file), file: file.name)
-        guard case let .dict(stateDict) = try unpickler.load() else {
-            throw WeightsError.invalidPickle(file: file.name, detail: "data.pkl does not hold a state dict")
-        }
-
         var entries: [TensorEntry] = []
-        for (key, value) in stateDict.items {
-            guard case let .string(name) = key, case let .tensor(record) = value else {
-                throw WeightsError.invalidPickle(file: file.name, detail: "the state dict maps \(key.kind) to \(value.kind), not a name to a tensor")
-            }
+        for (name, record) in try unpickler.loadStateDict() {
             let storageName = "\(prefix)data/\(record.storage.key)"
             guard let storageRange = archive.entries[storageName] else {
                 throw WeightsError.missingZipEntry(file: file.name, entry: storageName)

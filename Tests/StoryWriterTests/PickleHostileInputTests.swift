@@ -113,6 +113,19 @@ struct PickleHostileInputTests {
         guard case .invalidPickle? = Support.openingError(underflow) else { Issue.record("expected invalidPickle"); return }
     }
 
+    @Test("containers nested 200,000 deep are an error, not a stack overflow")
+    func deepNesting() throws {
+        let depth = 200_000
+        let lists = try Self.binFolder(pickle: [0x80, 0x02] + [UInt8](repeating: 0x28, count: depth) + [0x5D] + [UInt8](repeating: 0x6C, count: depth) + [0x2E])
+        defer { try? FileManager.default.removeItem(at: lists) }
+        guard case .invalidPickle? = Support.openingError(lists) else { Issue.record("expected invalidPickle"); return }
+
+        let tuples = try Self.binFolder(pickle: [0x80, 0x02] + [UInt8](repeating: 0x28, count: depth) + [0x29] + [UInt8](repeating: 0x74, count: depth) + [0x2E])
+        defer { try? FileManager.default.removeItem(at: tuples) }
+        let error = Support.openingError(tuples)
+        #expect(error?.description.contains("nested deeper") == true, "\(String(describing: error))")
+    }
+
     @Test("a compressed zip entry is refused; a truncated .bin is not taken for a zip")
     func zipChecks() throws {
         let folder = try Support.tinyCheckpoint(format: .pytorch)
