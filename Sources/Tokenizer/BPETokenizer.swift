@@ -40,13 +40,11 @@ public struct BPETokenizer: Sendable {
 
     private init(definition: TokenizerDefinition, path: String) throws {
         let vocabulary = definition.vocabulary
-        var bytesOfID: [Int: [UInt8]] = [:]
-        bytesOfID.reserveCapacity(vocabulary.count)
+        var bytesOfID = [[UInt8]?](repeating: nil, count: (vocabulary.values.max() ?? -1) + 1)
         for (token, id) in vocabulary {
             guard let bytes = ByteLevelAlphabet.bytes(of: token) else {
                 throw TokenizerError.unsupported(path: path, feature: "a vocabulary that is not byte-level (token \"\(token)\")")
             }
-            guard id >= 0 else { throw TokenizerError.malformed(path: path, reason: "token \"\(token)\" has the negative id \(id)") }
             bytesOfID[id] = bytes
         }
         // Bytes that never occur in UTF-8 (0xC0, 0xC1, 0xF5...0xFF) may lack a token; -1 marks them.

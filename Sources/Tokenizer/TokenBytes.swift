@@ -8,31 +8,27 @@ struct TokenBytes: Sendable {
     private let known: [Bool]
     private let special: [Bool]
 
-    init(vocabulary: [Int: [UInt8]], addedTokens: [AddedToken]) {
+    /// `vocabulary[id]` holds the bytes of token `id` of the model, nil where the model has none.
+    init(vocabulary: [[UInt8]?], addedTokens: [AddedToken]) {
         var table = vocabulary
-        var special: [Int: Bool] = [:]
+        let count = max(table.count, (addedTokens.map(\.id).max() ?? -1) + 1)
+        table.append(contentsOf: repeatElement(nil, count: count - table.count))
+        var special = [Bool](repeating: false, count: count)
         for token in addedTokens {
             table[token.id] = ByteLevelAlphabet.bytes(of: token.content) ?? Array(token.content.utf8)
             special[token.id] = token.isSpecial
         }
-        let count = (table.keys.max() ?? -1) + 1
         var bytes: [UInt8] = []
         var offsets = [0]
-        var known = [Bool](repeating: false, count: count)
-        var isSpecial = [Bool](repeating: false, count: count)
         offsets.reserveCapacity(count + 1)
-        for id in 0..<count {
-            if let tokenBytes = table[id] {
-                bytes.append(contentsOf: tokenBytes)
-                known[id] = true
-                isSpecial[id] = special[id] ?? false
-            }
+        for tokenBytes in table {
+            bytes.append(contentsOf: tokenBytes ?? [])
             offsets.append(bytes.count)
         }
         self.bytes = bytes
         self.offsets = offsets
-        self.known = known
-        self.special = isSpecial
+        self.known = table.map { $0 != nil }
+        self.special = special
     }
 
     /// One past the largest token id.

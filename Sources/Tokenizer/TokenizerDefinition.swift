@@ -10,157 +10,109 @@ struct TokenizerDefinition {
     let normalizesToNFC: Bool
 
     init(json data: Data, path: String) throws {
-        let file: TokenizerFile
+        let root: JSONValue
         do {
-            file = try JSONDecoder().decode(TokenizerFile.self, from: data)
-        } catch let error as DecodingError {
-            throw TokenizerError.malformed(path: path, reason: Self.reason(error))
+            root = try JSONParser.parse([UInt8](data))
+        } catch let error as JSONSyntaxError {
+            throw TokenizerError.malformed(path: path, reason: "it is not valid JSON (\(error.problem) at byte \(error.offset))")
         }
-        normalizesToNFC = try Self.checkNormalizer(file.normalizer, path: path)
-        try Self.checkByteLevel(file.pre_tokenizer, role: "pre_tokenizer", required: true, path: path)
-        try Self.checkByteLevel(file.decoder, role: "decoder", required: false, path: path)
-        try Self.checkByteLevel(file.post_processor, role: "post_processor", required: false, path: path)
+        guard root.object != nil else { throw TokenizerError.malformed(path: path, reason: "it is not a JSON object") }
+        normalizesToNFC = try Self.checkNormalizer(root["normalizer"], path: path)
+        try Self.checkByteLevel(root["pre_tokenizer"], role: "pre_tokenizer", required: true, path: path)
+        try Self.checkByteLevel(root["decoder"], role: "decoder", required: false, path: path)
+        try Self.checkByteLevel(root["post_processor"], role: "post_processor", required: false, path: path)
         // `truncation` and `padding` only shape training batches; a book is encoded whole.
-        guard let model = file.model else { throw TokenizerError.malformed(path: path, reason: "it has no \"model\"") }
+        guard let model = root["model"], model.object != nil else {
+            throw TokenizerError.malformed(path: path, reason: "it has no \"model\" object")
+        }
         try Self.checkModelOptions(model, path: path)
-        guard let vocabulary = model.vocab else { throw TokenizerError.malformed(path: path, reason: "model.vocab is missing") }
-        guard let merges = model.merges else { throw TokenizerError.malformed(path: path, reason: "model.merges is missing") }
+        guard let vocabularyEntries = model["vocab"]?.object else {
+            throw TokenizerError.malformed(path: path, reason: "model.vocab is not an object of token ids")
+        }
+        let vocabulary = vocabularyEntries.mapValues { $0.int ?? -1 }
+        if let bad = vocabulary.first(where: { !Self.validIDs.contains($0.value) }) {
+            throw TokenizerError.malformed(path: path, reason: "model.vocab gives token \"\(bad.key)\" no valid id")
+        }
         self.vocabulary = vocabulary
-        self.merges = merges.map { ($0.left, $0.right) }
-        addedTokens = try (file.added_tokens ?? []).enumerated().map { index, entry in
-            guard let id = entry.id, id >= 0, let content = entry.content, !content.isEmpty else {
-                throw TokenizerError.malformed(path: path, reason: "added token \(index) lacks an id or its content")
-            }
-            let special = entry.special ?? false
-            return AddedToken(id: id, content: content, isSpecial: special, isNormalized: entry.normalized ?? !special,
-                              isSingleWord: entry.single_word ?? false, stripsLeft: entry.lstrip ?? false,
-                              stripsRight: entry.rstrip ?? false)
-        }
+        merges = try Self.parseMerges(model["merges"], path: path)
+        addedTokens = try Self.parseAddedTokens(root["added_tokens"], path: path)
     }
 
-    private static func reason(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return "it is not valid JSON"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
-            let field = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            return "\(field.isEmpty ? "the top level" : field): \(context.debugDescription)"
-        @unknown default:
-            return "it does not have the layout of a tokenizer.json"
-        }
+    /// Ids index tables, so an absurd id in a damaged file must not allocate gigabytes.
+    private static let validIDs = 0..<(1 << 24)
+
+    private static func kind(of component: JSONValue) -> String {
+        component["type"]?.string ?? "of unknown type"
     }
 
-    private static func checkNormalizer(_ normalizer: TokenizerFile.Component?, path: String) throws -> Bool {
-        guard let normalizer else { return false }
-        let kind = normalizer.type ?? "of unknown type"
+    private static func checkNormalizer(_ normalizer: JSONValue?, path: String) throws -> Bool {
+        guard let normalizer, !normalizer.isNull else { return false }
+        let kind = kind(of: normalizer)
         guard kind == "NFC" else { throw TokenizerError.unsupported(path: path, feature: "the normalizer \(kind) (only NFC is supported)") }
         return true
     }
 
-    private static func checkByteLevel(_ component: TokenizerFile.Component?, role: String, required: Bool, path: String) throws {
-        guard let component else {
+    private static func checkByteLevel(_ component: JSONValue?, role: String, required: Bool, path: String) throws {
+        guard let component, !component.isNull else {
             if required { throw TokenizerError.unsupported(path: path, feature: "no \(role) (byte-level BPE needs the ByteLevel \(role))") }
             return
         }
-        let kind = component.type ?? "of unknown type"
+        let kind = kind(of: component)
         guard kind == "ByteLevel" else {
             throw TokenizerError.unsupported(path: path, feature: "the \(role) \(kind) (only ByteLevel is supported)")
         }
         guard role == "pre_tokenizer" else { return }
-        if component.add_prefix_space == true {
+        if component["add_prefix_space"]?.bool == true {
             throw TokenizerError.unsupported(path: path, feature: "the ByteLevel pre_tokenizer with add_prefix_space true")
         }
-        if component.use_regex == false {
+        if component["use_regex"]?.bool == false {
             throw TokenizerError.unsupported(path: path, feature: "the ByteLevel pre_tokenizer with use_regex false")
         }
     }
 
-    private static func checkModelOptions(_ model: TokenizerFile.Model, path: String) throws {
-        let kind = model.type ?? (model.merges != nil ? "BPE" : "an unknown")
+    private static func checkModelOptions(_ model: JSONValue, path: String) throws {
+        let kind = model["type"]?.string ?? (model["merges"] != nil ? "BPE" : "an unknown")
         guard kind == "BPE" else { throw TokenizerError.unsupported(path: path, feature: "the \(kind) model (only BPE is supported)") }
-        if let dropout = model.dropout, dropout > 0 { throw TokenizerError.unsupported(path: path, feature: "BPE dropout") }
+        if let dropout = model["dropout"]?.double, dropout > 0 { throw TokenizerError.unsupported(path: path, feature: "BPE dropout") }
         let options: [(name: String, isSet: Bool)] = [
-            ("continuing_subword_prefix", !(model.continuing_subword_prefix ?? "").isEmpty),
-            ("end_of_word_suffix", !(model.end_of_word_suffix ?? "").isEmpty),
-            ("byte_fallback", model.byte_fallback == true),
-            ("ignore_merges", model.ignore_merges == true),
+            ("continuing_subword_prefix", !(model["continuing_subword_prefix"]?.string ?? "").isEmpty),
+            ("end_of_word_suffix", !(model["end_of_word_suffix"]?.string ?? "").isEmpty),
+            ("byte_fallback", model["byte_fallback"]?.bool == true),
+            ("ignore_merges", model["ignore_merges"]?.bool == true),
         ]
         for option in options where option.isSet {
             throw TokenizerError.unsupported(path: path, feature: "the BPE option \(option.name)")
         }
     }
-}
 
-/// tokenizer.json as Hugging Face `tokenizers` writes it (field names are the file's own).
-private struct TokenizerFile: Decodable {
-    struct Component: Decodable {
-        let type: String?
-        let add_prefix_space: Bool?
-        let use_regex: Bool?
-    }
-
-    struct Model: Decodable {
-        let type: String?
-        let dropout: Double?
-        let continuing_subword_prefix: String?
-        let end_of_word_suffix: String?
-        let byte_fallback: Bool?
-        let ignore_merges: Bool?
-        let vocab: [String: Int]?
-        let merges: [Merge]?
-
-        private enum CodingKeys: String, CodingKey {
-            case type, dropout, continuing_subword_prefix, end_of_word_suffix, byte_fallback, ignore_merges, vocab, merges
-        }
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            type = try container.decodeIfPresent(String.self, forKey: .type)
-            dropout = try container.decodeIfPresent(Double.self, forKey: .dropout)
-            continuing_subword_prefix = try container.decodeIfPresent(String.self, forKey: .continuing_subword_prefix)
-            end_of_word_suffix = try container.decodeIfPresent(String.self, forKey: .end_of_word_suffix)
-            byte_fallback = try container.decodeIfPresent(Bool.self, forKey: .byte_fallback)
-            ignore_merges = try container.decodeIfPresent(Bool.self, forKey: .ignore_merges)
-            // Other models (Unigram, WordPiece) shape these differently; they are refused by type, not as malformed.
-            let isBPE = type == nil || type == "BPE"
-            vocab = isBPE ? try container.decodeIfPresent([String: Int].self, forKey: .vocab) : nil
-            merges = isBPE ? try container.decodeIfPresent([Merge].self, forKey: .merges) : nil
-        }
-    }
-
-    /// "left right" in classic files, ["left", "right"] since `tokenizers` 0.20.
-    struct Merge: Decodable {
-        let left: String
-        let right: String
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let line = try? container.decode(String.self), let space = line.firstIndex(of: " ") {
-                left = String(line[..<space])
-                right = String(line[line.index(after: space)...])
-            } else if let pair = try? container.decode([String].self), pair.count == 2 {
-                left = pair[0]
-                right = pair[1]
+    /// Merges come as "left right" strings (classic files) or as [left, right] pairs (tokenizers ≥ 0.20).
+    private static func parseMerges(_ value: JSONValue?, path: String) throws -> [(left: String, right: String)] {
+        guard let entries = value?.array else { throw TokenizerError.malformed(path: path, reason: "model.merges is not a list") }
+        var merges: [(left: String, right: String)] = []
+        merges.reserveCapacity(entries.count)
+        for (rank, entry) in entries.enumerated() {
+            if let line = entry.string, let space = line.utf8.firstIndex(of: UInt8(ascii: " ")) {
+                merges.append((String(line[..<space]), String(line[line.utf8.index(after: space)...])))
+            } else if let pair = entry.array, pair.count == 2, let left = pair[0].string, let right = pair[1].string {
+                merges.append((left, right))
             } else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "a merge is neither \"left right\" nor a pair of strings")
+                throw TokenizerError.malformed(path: path, reason: "model.merges.\(rank) is neither \"left right\" nor a pair of strings")
             }
         }
+        return merges
     }
 
-    struct AddedTokenEntry: Decodable {
-        let id: Int?
-        let content: String?
-        let special: Bool?
-        let normalized: Bool?
-        let single_word: Bool?
-        let lstrip: Bool?
-        let rstrip: Bool?
+    private static func parseAddedTokens(_ value: JSONValue?, path: String) throws -> [AddedToken] {
+        guard let value, !value.isNull else { return [] }
+        guard let entries = value.array else { throw TokenizerError.malformed(path: path, reason: "added_tokens is not a list") }
+        return try entries.enumerated().map { index, entry in
+            guard let id = entry["id"]?.int, validIDs.contains(id), let content = entry["content"]?.string, !content.isEmpty else {
+                throw TokenizerError.malformed(path: path, reason: "added_tokens.\(index) lacks an id or its content")
+            }
+            let special = entry["special"]?.bool ?? false
+            return AddedToken(id: id, content: content, isSpecial: special, isNormalized: entry["normalized"]?.bool ?? !special,
+                              isSingleWord: entry["single_word"]?.bool ?? false, stripsLeft: entry["lstrip"]?.bool ?? false,
+                              stripsRight: entry["rstrip"]?.bool ?? false)
+        }
     }
-
-    let normalizer: Component?
-    let pre_tokenizer: Component?
-    let decoder: Component?
-    let post_processor: Component?
-    let model: Model?
-    let added_tokens: [AddedTokenEntry]?
 }

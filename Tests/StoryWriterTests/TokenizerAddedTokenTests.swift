@@ -2,15 +2,16 @@ import Foundation
 import Testing
 import Tokenizer
 
-/// Added-token matching on a tiny byte-level vocabulary, for the flags GPT-NeoX does not use.
+/// Added-token matching on a tiny byte-level vocabulary, for the flags GPT-NeoX does not use. The file also
+/// spells a token with a JSON escape and gives a merge as a pair, as newer tokenizer.json files do.
 @Suite struct TokenizerAddedTokenTests {
     private func tokenizer(addedTokens: String) throws -> BPETokenizer {
         let json = """
         {"added_tokens": [\(addedTokens)], "normalizer": {"type": "NFC"},
          "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
          "decoder": {"type": "ByteLevel"},
-         "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "x": 2, "<": 3, ">": 4, "Ġ": 5, "ab": 6, "Ġa": 7},
-                   "merges": ["a b", "Ġ a"]}}
+         "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "x": 2, "<": 3, ">": 4, "Ġ": 5, "ab": 6, "\\u0120a": 7},
+                   "merges": ["a b", ["\\u0120", "a"]]}}
         """
         return try BPETokenizer(json: Data(json.utf8))
     }
@@ -19,6 +20,7 @@ import Tokenizer
         let bpe = try tokenizer(addedTokens: #"{"id": 10, "content": "<x>", "single_word": true, "normalized": false, "special": true}"#)
         #expect(bpe.encode("a<x>b") == [0, 3, 2, 4, 1])
         #expect(bpe.encode("<x> ab") == [10, 5, 6])
+        #expect(bpe.encode(" a") == [7])
     }
 
     @Test func stripFlagsSwallowNeighbouringWhitespace() throws {

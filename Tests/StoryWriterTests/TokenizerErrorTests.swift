@@ -16,7 +16,7 @@ import Tokenizer
 
     @Test func malformedJSONIsOneLine() throws {
         let error = try #require(throws: TokenizerError.self) { try load(#"{"model": "#) }
-        #expect(error == .malformed(path: "t.json", reason: "it is not valid JSON"))
+        #expect(error.description.contains("t.json is malformed: it is not valid JSON"))
         #expect(!error.description.contains("\n"))
     }
 
