@@ -32,6 +32,9 @@ public struct ContinuationPlan: Sendable {
     /// What the model reads: the book (LF line ends, no byte-order mark) and the new heading.
     public var prompt: String { layout.prompt }
 
+    /// UTF-8 length of the book's part of `prompt`, before the heading: a `--max-context` cut falls inside it.
+    public var bookLength: Int { layout.prompt.utf8.count - layout.lead.utf8.count }
+
     /// Writes the book extended by `continuation` to the destination, atomically; returns the file written, or
     /// nil when printing only. `beforeReplacing` runs with the extended book just before it replaces the old one
     /// (batch records it there, to recognise the book after a crash).

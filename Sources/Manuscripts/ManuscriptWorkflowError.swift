@@ -12,6 +12,7 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case writeFailed(path: String, reason: String)
     case emptyHeading
     case emptyContinuation
+    case modelNotGiven
     case modelFolderMissing(path: String)
     case modelFolderIncomplete(path: String, missing: String)
     case contextTooSmall(maxContext: Int, needed: Int)
@@ -44,6 +45,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "the heading given with --after is empty; give the title of the new section, e.g. --after Epilogue."
         case .emptyContinuation:
             "the model wrote nothing but whitespace (it ended the text at once), so the book was left unchanged; try again with another --seed or a higher --temperature."
+        case .modelNotGiven:
+            "no model given: pass --model DIR (a Hugging Face MPT folder) or set STORYWRITER_MODEL. Download MPT-7B-StoryWriter with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
         case .modelFolderMissing(let path):
             "model folder \(path) does not exist. Download MPT-7B-StoryWriter with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub) and pass --model ~/models/mpt-7b-storywriter, or set STORYWRITER_MODEL."
         case .modelFolderIncomplete(let path, let missing):

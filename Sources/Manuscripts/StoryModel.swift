@@ -1,0 +1,66 @@
+import Foundation
+import Generation
+import Model
+import Tokenizer
+import Weights
+
+/// A model folder opened once for any number of books: the checkpoint (memory-mapped) and its tokenizer.
+public final class StoryModel {
+    public let model: MPTModel
+    public let tokenizer: BPETokenizer
+
+    /// Checks that `folder` looks like a Hugging Face MPT checkpoint, cheaply, before any book work is thrown away.
+    public static func checkFolder(_ folder: URL) throws(ManuscriptWorkflowError) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw .modelFolderMissing(path: folder.path)
+        }
+        for file in ["config.json", "tokenizer.json"] where !FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path) {
+            throw .modelFolderIncomplete(path: folder.path, missing: file)
+        }
+    }
+
+    public init(folder: URL) throws {
+        try Self.checkFolder(folder)
+        let checkpoint = try Checkpoint(folder: folder)
+        model = try MPTModel(checkpoint: checkpoint)
+        tokenizer = try BPETokenizer(contentsOf: checkpoint.tokenizerURL)
+    }
+
+    /// The tokens the model reads for `prompt`: all of them, or the last `maxContext` cut at a paragraph inside
+    /// its first `bookLength` UTF-8 bytes (`notice` says where).
+    public func window(prompt: String, bookLength: Int, maxContext: Int?, notice: (String) -> Void) throws -> ContextWindow {
+        let window = try ContextWindow(prompt: prompt, bookLength: bookLength, maxTokens: maxContext, encode: tokenizer.encode)
+        if let maxContext, window.isCut {
+            let start = prompt.utf8.index(prompt.utf8.startIndex, offsetBy: window.startOffset)
+            let opening = prompt[start...].prefix { $0 != "\n" }.prefix(50)
+            notice("--max-context \(maxContext): reading the last \(window.tokens.count) of \(window.fullTokenCount) tokens, from the paragraph starting \"\(opening)…\"")
+        }
+        return window
+    }
+
+    /// Reads `window` in a fresh session and writes what comes next; `notice` hears when the text passes the
+    /// length the model was trained for.
+    public func write(
+        _ window: ContextWindow, generator: TextGenerator, chunkSize: Int, notice: (String) -> Void,
+        onPrefillProgress: (PrefillProgress) -> Void, onText: (String) -> Void
+    ) throws -> WrittenContinuation {
+        var session = InferenceSession(model: model)
+        return try write(window, in: &session, generator: generator, chunkSize: chunkSize, notice: notice,
+                         onPrefillProgress: onPrefillProgress, onText: onText)
+    }
+
+    /// As above, in `session` (fresh), for callers that bring their own: a restored state, a checkpointing one.
+    public func write<Session: LanguageModelSession>(
+        _ window: ContextWindow, in session: inout Session, generator: TextGenerator, chunkSize: Int, notice: (String) -> Void,
+        onPrefillProgress: (PrefillProgress) -> Void, onText: (String) -> Void
+    ) throws -> WrittenContinuation {
+        let trained = model.configuration.maxSeqLen
+        if window.tokens.count + generator.options.maxNewTokens > trained {
+            notice("note: \(window.tokens.count) tokens read + up to \(generator.options.maxNewTokens) written pass this model's max_seq_len of \(trained); MPT's ALiBi extrapolates past it (StoryWriter, trained at 65k, handles 84k), but quality can fall off far beyond")
+        }
+        let generation = try generator.generate(
+            continuing: window.tokens, in: &session, chunkSize: chunkSize, onPrefillProgress: onPrefillProgress, onText: onText)
+        return WrittenContinuation(window: window, generation: generation)
+    }
+}

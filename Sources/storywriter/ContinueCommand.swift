@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Generation
+import Manuscripts
+import Model
+
+/// `storywriter continue`: read a whole book and add what comes next to it.
+struct ContinueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "continue",
+        abstract: "Read a whole book and write what comes next into it.",
+        discussion: """
+            The book (UTF-8; its byte-order mark and CRLF line ends are kept) is read by the model, followed by \
+            the --after heading if given. With a heading the new section is separated from the book by exactly \
+            one blank line ("the past.\\n" gains "\\nEpilogue\\n\\n", the continuation, "\\n"); without one the \
+            continuation follows the book's text right where it ends. The book is replaced atomically: at every \
+            instant it is either the original or the original plus the whole new section.
+            Progress goes to stderr, the continuation to stdout as it is written. Sampling defaults suit fiction: \
+            temperature 0.8, top-k 40, top-p 0.95, repetition penalty 1.1, 256 new tokens (about 170 words).
+            """
+    )
+
+    @Argument(help: "The manuscript to continue (UTF-8 text).")
+    var book: String
+
+    @OptionGroup var model: ModelFolderOption
+
+    @Option(help: ArgumentHelp("Title of the new section, e.g. Epilogue or \"Chapter 10\".", valueName: "heading"))
+    var after: String?
+
+    @OptionGroup var sampling: SamplingFlags
+
+    @OptionGroup var reading: ReadingOptions
+
+    @Option(help: ArgumentHelp("Write the whole extended book to this file instead (atomically); the book is left untouched.", valueName: "file"))
+    var output: String?
+
+    @Flag(name: .customLong("print"), help: "Only print the continuation; write nothing.")
+    var printOnly = false
+
+    func validate() throws {
+        if output != nil && printOnly { throw ValidationError("give --output FILE or --print, not both.") }
+        try reading.validate()
+    }
+
+    func run() throws {
+        let progress = ProgressReporter()
+        do {
+            // Every check that can fail runs before the model reads a token.
+            let options = sampling.options
+            try options.validate()
+            let destination: ContinuationDestination = printOnly ? .printOnly : output.map { .file(URL(fileURLWithPath: $0)) } ?? .inPlace
+            let plan = try ContinuationPlan(book: URL(fileURLWithPath: book), heading: after, destination: destination)
+            let story = try model.load()
+            let generator = try TextGenerator(tokenizer: story.tokenizer, options: options)
+
+            let window = try story.window(prompt: plan.prompt, bookLength: plan.bookLength, maxContext: reading.maxContext, notice: progress.say)
+            let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
+            var progressLine = ""
+            var lastPiece = ""
+            let written = try story.write(
+                window, generator: generator, chunkSize: reading.chunkSize, notice: progress.say,
+                onPrefillProgress: { state in
+                    progressLine = state.line(wordsPerToken: wordsPerToken)
+                    progress.update(progressLine)
+                },
+                onText: { piece in
+                    if lastPiece.isEmpty { progress.finish(progressLine) }
+                    FileHandle.standardOutput.write(Data(piece.utf8))
+                    lastPiece = piece
+                })
+            if !lastPiece.isEmpty && !lastPiece.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
+            let saved = try plan.save(continuation: written.generation.text)
+            progress.say(written.generation.summary)
+            if let saved { progress.say("wrote the new section to \(saved.path)") }
+        } catch {
+            throw Self.fail(error, progress)
+        }
+    }
+
+    /// Prints `error` as the command's one-line failure and returns the exit code to throw.
+    static func fail(_ error: Error, _ progress: ProgressReporter) -> ExitCode {
+        progress.say("error: \(error)")
+        return ExitCode.failure
+    }
+}
+
+/// `--model DIR`, defaulting to $STORYWRITER_MODEL, for the commands that continue books.
+struct ModelFolderOption: ParsableArguments {
+    @Option(name: .customLong("model"), help: ArgumentHelp("A Hugging Face MPT model folder (default: $STORYWRITER_MODEL).", valueName: "dir"))
+    var folder: String?
+
+    func load() throws -> StoryModel {
+        guard let path = folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"], !path.isEmpty else {
+            throw ManuscriptWorkflowError.modelNotGiven
+        }
+        return try StoryModel(folder: URL(fileURLWithPath: (path as NSString).expandingTildeInPath))
+    }
+}
+
+/// How much of a book the model reads, and in what chunks.
+struct ReadingOptions: ParsableArguments {
+    @Option(name: .customLong("max-context"), help: ArgumentHelp("Read only the last N tokens of the book, cut at a paragraph start (default: the whole book, however long).", valueName: "tokens"))
+    var maxContext: Int?
+
+    @Option(name: .customLong("chunk-size"), help: "Tokens per prefill chunk.")
+    var chunkSize = InferenceSession.defaultChunkSize
+
+    func validate() throws {
+        if let maxContext, maxContext < 1 { throw ValidationError("--max-context needs a positive number of tokens.") }
+        if chunkSize < 1 { throw ValidationError("--chunk-size needs a positive number of tokens.") }
+    }
+}
