@@ -55,14 +55,14 @@ public struct Sampler: Sendable {
         let temperature = Float(options.temperature)
         // Candidates likeliest first; ties broken by id so the order (and hence the draw) is fully determined.
         var candidates = scores.enumerated().map { (id: $0.offset, score: $0.element / temperature) }.filter { $0.score.isFinite }
-        candidates.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
-        guard let best = candidates.first else { throw GenerationError.noCandidateTokens }
-
         if options.topK > 0, options.topK < candidates.count {
             // transformers removes only scores strictly below the k-th, so ties with it stay.
-            let threshold = candidates[options.topK - 1].score
-            if let cut = candidates.firstIndex(where: { $0.score < threshold }) { candidates.removeSubrange(cut...) }
+            let threshold = Self.largest(options.topK, of: candidates.lazy.map(\.score))
+            candidates.removeAll { $0.score < threshold }
         }
+        // Likeliest first; ties broken by id so the order (and hence the draw) is fully determined.
+        candidates.sort { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        guard let best = candidates.first else { throw GenerationError.noCandidateTokens }
 
         let maximum = Double(best.score)
         var weights = candidates.map { exp(Double($0.score) - maximum) }
@@ -86,5 +86,35 @@ public struct Sampler: Sendable {
             if target < 0 { return candidates[index].id }
         }
         return candidates[weights.count - 1].id
+    }
+
+    /// The k-th largest value (1 ≤ k ≤ count) in one pass over a min-heap of the k largest so far, so top-k
+    /// does not sort the whole vocabulary for every token.
+    private static func largest<Values: Sequence>(_ k: Int, of values: Values) -> Float where Values.Element == Float {
+        var heap: [Float] = []
+        heap.reserveCapacity(k)
+        for value in values {
+            if heap.count < k {
+                heap.append(value)
+                var child = heap.count - 1
+                while child > 0, heap[(child - 1) / 2] > heap[child] {
+                    heap.swapAt(child, (child - 1) / 2)
+                    child = (child - 1) / 2
+                }
+            } else if value > heap[0] {
+                heap[0] = value
+                var parent = 0
+                while true {
+                    let left = 2 * parent + 1, right = left + 1
+                    var smallest = parent
+                    if left < k, heap[left] < heap[smallest] { smallest = left }
+                    if right < k, heap[right] < heap[smallest] { smallest = right }
+                    if smallest == parent { break }
+                    heap.swapAt(parent, smallest)
+                    parent = smallest
+                }
+            }
+        }
+        return heap[0]
     }
 }

@@ -119,6 +119,14 @@ import Testing
         #expect(tied[1] > 0.4 && tied[2] > 0.4)
     }
 
+    @Test func topKDrawsOnlyFromTheKLargest() throws {
+        var random = SeededRandomGenerator(seed: 19)
+        let logits = (0..<5_000).map { _ in Float(random.nextUnitInterval() * 4) }
+        let topTen = Set(logits.indices.sorted { logits[$0] > logits[$1] }.prefix(10))
+        let drawn = try frequencies(sampling(temperature: 5, topK: 10), logits: logits, draws: 3_000)
+        #expect(Set(drawn.indices.filter { drawn[$0] > 0 }) == topTen)
+    }
+
     @Test func aSeedMakesSamplingReproducible() throws {
         let logits = (0..<1000).map { Float(sin(Double($0))) * 3 }
         func run(seed: UInt64?) throws -> (UInt64, [Int]) {
