@@ -1,0 +1,56 @@
+import ArgumentParser
+import Generation
+
+/// The sampling flags shared by `generate`, `continue` and `batch`; defaults suit story writing, as llama.cpp's do.
+struct SamplingFlags: ParsableArguments {
+    // `.unconditional` lets a negative number through as a value, so it gets our clear range error.
+    @Option(parsing: .unconditional, help: "Randomness of the writing: 0 is greedy (always the likeliest token, the same text every run); higher is more varied.")
+    var temperature: Double = 0.8
+
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample only among the K likeliest tokens; 0 turns it off.")
+    var topK: Int = 40
+
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample only among the likeliest tokens that together have probability P (nucleus sampling), in (0, 1]; 1 turns it off.")
+    var topP: Double = 0.95
+
+    @Option(parsing: .unconditional, help: "Discourage tokens already in the prompt or the output (Hugging Face transformers' definition); 1 turns it off.")
+    var repetitionPenalty: Double = 1.1
+
+    @Option(help: "Seed for reproducible sampling (default: a random seed, shown on stderr so the run can be repeated).")
+    var seed: UInt64?
+
+    @Option(parsing: .unconditional, help: "Stop after this many new tokens (about 0.67 words each).")
+    var maxNewTokens: Int = 256
+
+    @Option(name: .customLong("stop"), help: ArgumentHelp("Stop when the text reaches this (not written out); repeat for several. \\n, \\t and \\\\ are read as newline, tab and backslash.", valueName: "text"))
+    var stopTexts: [String] = []
+
+    var options: SamplingOptions {
+        SamplingOptions(
+            temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed,
+            maxNewTokens: maxNewTokens, stopTexts: stopTexts.map(Self.unescaped))
+    }
+
+    /// Shells make a literal newline awkward to type, so `--stop '\n\n'` means two newlines.
+    static func unescaped(_ text: String) -> String {
+        var result = ""
+        var escaping = false
+        for character in text {
+            if escaping {
+                switch character {
+                case "n": result.append("\n")
+                case "t": result.append("\t")
+                case "\\": result.append("\\")
+                default: result.append("\\"); result.append(character)
+                }
+                escaping = false
+            } else if character == "\\" {
+                escaping = true
+            } else {
+                result.append(character)
+            }
+        }
+        if escaping { result.append("\\") }
+        return result
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import Tokenizer
+
+/// `storywriter generate` end to end, through the built executable.
+@Suite struct GenerationCommandTests {
+    private struct Run {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    private func generate(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = Fixtures.executable
+        process.arguments = ["generate", "--model", try Fixtures.require(Fixtures.model("tiny-storywriter")).path] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit, "storywriter \(arguments) crashed")
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The short case's prompt text, recovered from its ids (byte-level BPE decodes losslessly).
+    private func shortCase() throws -> (prompt: String, greedyIDs: [Int], tokenizer: BPETokenizer) {
+        let golden = try GoldenFile.load("tiny-storywriter")
+        let short = try #require(golden.cases.first { $0.name == "short" })
+        let tokenizer = try BPETokenizer(contentsOf: Fixtures.model("tiny-storywriter").appendingPathComponent("tokenizer.json"))
+        let prompt = tokenizer.decode(short.inputIDs)
+        try #require(tokenizer.encode(prompt) == short.inputIDs)
+        return (prompt, short.greedyIDs, tokenizer)
+    }
+
+    @Test func greedyPrintsTheReferenceContinuation() throws {
+        let (prompt, greedyIDs, tokenizer) = try shortCase()
+        let run = try generate(["--prompt", prompt, "--temperature", "0", "--max-new-tokens", "16"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == tokenizer.decode(greedyIDs))
+        #expect(run.stderr.contains("16 new tokens") && run.stderr.contains("stopped: maximum number of new tokens"))
+    }
+
+    @Test func aPromptFileAndASeedRepeatARun() throws {
+        let (prompt, _, _) = try shortCase()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("generation-prompt-\(UUID().uuidString).txt")
+        try Data(prompt.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let arguments = ["--prompt-file", file.path, "--seed", "99", "--temperature", "1.5", "--max-new-tokens", "12"]
+        let first = try generate(arguments)
+        let second = try generate(arguments)
+        #expect(first.status == 0 && second.status == 0, "\(first.stderr)")
+        #expect(!first.stdout.isEmpty && first.stdout == second.stdout)
+        #expect(first.stderr.contains("seed 99"))
+    }
+
+    @Test(arguments: [
+        (["--prompt", ""], "empty"),
+        (["--prompt", "Once", "--max-new-tokens", "0"], "--max-new-tokens"),
+        (["--prompt", "Once", "--temperature", "-1"], "temperature"),
+        (["--prompt", "Once", "--top-p", "0"], "top-p"),
+        (["--prompt", "Once", "--top-p", "1.5"], "top-p"),
+        (["--prompt", "Once", "--top-k", "-2"], "top-k"),
+        (["--prompt", "Once", "--repetition-penalty", "0"], "repetition penalty"),
+        (["--prompt", "Once", "--stop", ""], "stop"),
+    ])
+    func badInputIsAOneLineError(arguments: [String], mentions: String) throws {
+        let run = try generate(arguments)
+        #expect(run.status != 0)
+        #expect(run.stdout.isEmpty)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(run.stderr)")
+        #expect(run.stderr.contains(mentions), "\(run.stderr)")
+    }
+}
