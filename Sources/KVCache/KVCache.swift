@@ -7,12 +7,15 @@
 public final class KVCache: @unchecked Sendable {
     public let layout: KVCacheLayout
     public let format: KVCacheFormat
+    /// The resident-memory budget, when blocks past it go to a spill file.
+    public let spill: KVSpill?
     private var blocks: [[any KVBlock]]
     private var counts: [Int]
 
-    public init(layout: KVCacheLayout, format: KVCacheFormat = .float32) {
+    public init(layout: KVCacheLayout, format: KVCacheFormat = .float32, spill: KVSpill? = nil) {
         self.layout = layout
         self.format = format
+        self.spill = spill
         blocks = Array(repeating: [], count: layout.layers)
         counts = Array(repeating: 0, count: layout.layers)
     }
@@ -46,6 +49,7 @@ public final class KVCache: @unchecked Sendable {
             let taken = min(rows - done, layout.blockSize - block.count)
             block.append(keys: keys + done * rowStride, values: values + done * rowStride, rowStride: rowStride, rows: taken)
             done += taken
+            spillLastBlockIfFull(layer: layer)
         }
         counts[layer] += rows
     }
@@ -66,8 +70,28 @@ public final class KVCache: @unchecked Sendable {
             let keptBlocks = (max(0, positions) + layout.blockSize - 1) / layout.blockSize
             blocks[layer].removeLast(blocks[layer].count - keptBlocks)
             blocks[layer].last?.truncate(to: positions - (keptBlocks - 1) * layout.blockSize)
+            // Positions will be appended to a block the cut left partial: it must be in memory.
+            if let spilled = blocks[layer].last as? SpilledKVBlock, spilled.count < layout.blockSize, let restored = try? spilled.restored() {
+                blocks[layer][keptBlocks - 1] = restored
+            }
             counts[layer] = max(0, positions)
         }
+    }
+
+    /// Block `index` of `layer`, for saving the cache.
+    func block(layer: Int, index: Int) -> any KVBlock { blocks[layer][index] }
+
+    /// Appends a whole block (restored from a saved state) to `layer`, under the same budget as appended positions.
+    func adopt(_ block: any KVBlock, layer: Int) {
+        blocks[layer].append(block)
+        counts[layer] += block.count
+        spillLastBlockIfFull(layer: layer)
+    }
+
+    /// Full blocks past the memory budget move to the spill file; the block still filling stays in memory.
+    private func spillLastBlockIfFull(layer: Int) {
+        guard let spill, let block = blocks[layer].last, block.count == layout.blockSize else { return }
+        blocks[layer][blocks[layer].count - 1] = spill.admit(block, cacheResidentBytes: residentBytes)
     }
 
     /// Empties the cache.

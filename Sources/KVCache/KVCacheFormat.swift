@@ -1,11 +1,21 @@
 /// How a KV block stores its numbers. Attention never sees the format: it asks blocks for float32 tiles.
-/// New formats (f16, q8, q4) add a case here and a `KVBlock` implementation; the model does not change.
+/// Each format is a `KVTileCodec`; blocks in memory, on the spill disk and in saved states all go through it.
 public enum KVCacheFormat: String, Sendable, CaseIterable {
     case float32 = "f32"
+    case float16 = "f16"
+    case q8
+    case q4
+
+    var codec: any KVTileCodec.Type {
+        switch self {
+        case .float32: Float32TileCodec.self
+        case .float16: Float16TileCodec.self
+        case .q8: Int8TileCodec.self
+        case .q4: Int4TileCodec.self
+        }
+    }
 
     func makeBlock(layout: KVCacheLayout) -> any KVBlock {
-        switch self {
-        case .float32: Float32KVBlock(layout: layout)
-        }
+        codec.makeBlock(layout: layout)
     }
 }

@@ -1,0 +1,95 @@
+import Foundation
+import Generation
+import KVCache
+import Model
+
+/// The resumable reading of a long book: while the prompt is prefilled, the session's state is saved every
+/// `interval` seconds to a checkpoint beside the book (`BOOK.storywriter-prefill`); when the same command runs
+/// again after a crash or kill, it resumes from there. The file goes once the continuation is written.
+public struct PrefillCheckpoint: Sendable {
+    public let url: URL
+    public let interval: Double
+
+    /// Five minutes: a lost interval costs little next to hours of reading, and saving a 7B state takes a while.
+    public static let defaultInterval: Double = 300
+
+    public init(book: URL, interval: Double = PrefillCheckpoint.defaultInterval) {
+        url = URL(fileURLWithPath: book.path + ".storywriter-prefill")
+        self.interval = interval
+    }
+
+    /// The checkpoint's session when it holds a beginning of `tokens` read by this model, or nil (a notice says
+    /// why a checkpoint found there is not used).
+    public func resume(store: SessionStateStore, tokens: [Int], spill: KVSpill?, notice: (String) -> Void) -> InferenceSession? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            let saved = try store.tokens(in: url)
+            guard saved.count < tokens.count, Array(tokens.prefix(saved.count)) == saved else {
+                notice("ignoring the prefill checkpoint \(url.path): it was made from another version of the text")
+                return nil
+            }
+            let session = try store.restore(from: url, spill: spill)
+            notice("resuming the prefill from the checkpoint \(url.path) at token \(saved.count) of \(tokens.count)")
+            return session
+        } catch {
+            notice("ignoring the prefill checkpoint: \(error)")
+            return nil
+        }
+    }
+
+    /// Deletes the checkpoint (after the continuation is written, or when it is useless).
+    public func remove() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// A session that saves its state while prefilling: every `checkpoint.interval` seconds to the checkpoint, and
+/// once the whole prompt is read to `finalState` (`--save-state`). Decoding is the session's own.
+public final class CheckpointingSession: LanguageModelSession {
+    public let session: InferenceSession
+    private let store: SessionStateStore?
+    private let checkpoint: PrefillCheckpoint?
+    private let finalState: URL?
+    private let notice: (String) -> Void
+
+    /// `store` saves the states; without one, the session only reads.
+    public init(session: InferenceSession, store: SessionStateStore?, checkpoint: PrefillCheckpoint?, finalState: URL?, notice: @escaping (String) -> Void) {
+        self.session = session
+        self.store = store
+        self.checkpoint = checkpoint
+        self.finalState = finalState
+        self.notice = notice
+    }
+
+    public var tokens: [Int] { session.tokens }
+
+    public func prefill(prompt: [Int], chunkSize: Int, progress: (_ done: Int, _ total: Int) -> Void) throws -> [Float] {
+        var lastSave = ContinuousClock.now
+        guard let store else { return try session.prefill(prompt: prompt, chunkSize: chunkSize, progress: progress) }
+        var checkpointing = checkpoint != nil
+        var finalStateError: Error?
+        let logits = try withoutActuallyEscaping(progress) { progress in
+            try session.prefill(prompt, chunkSize: chunkSize, progress: { [self] done, total in
+                progress(done, total)
+                if done == total, let finalState {
+                    do { try store.save(session, to: finalState) } catch { finalStateError = error }
+                } else if checkpointing, let checkpoint, (ContinuousClock.now - lastSave) >= .seconds(checkpoint.interval) {
+                    do {
+                        try store.save(session, to: checkpoint.url)
+                    } catch {
+                        notice("prefill checkpoints stopped: \(error)")
+                        checkpointing = false
+                    }
+                    lastSave = ContinuousClock.now
+                }
+            })
+        }
+        if let finalStateError { throw finalStateError }
+        if let finalState { notice("saved the state after \(session.position) tokens to \(finalState.path)") }
+        return logits
+    }
+
+    public func decode(_ token: Int) throws -> [Float] {
+        try session.decode(token)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import KVCache
+import Model
+
+/// How a continuation's session comes to hold the text: the KV cache format and budget, a saved state to
+/// start from (`--from-state`), a state to save once the text is read (`--save-state`), and the resumable
+/// prefill's checkpoint. A checkpoint left by an interrupted run of the same command wins over everything.
+public struct PrefillSetup: Sendable {
+    public var cachePlan: KVCachePlan?
+    public var spillDirectory: URL?
+    public var fromState: URL?
+    public var saveState: URL?
+    public var checkpoint: PrefillCheckpoint?
+
+    public init(cachePlan: KVCachePlan? = nil, spillDirectory: URL? = nil, fromState: URL? = nil, saveState: URL? = nil, checkpoint: PrefillCheckpoint? = nil) {
+        self.cachePlan = cachePlan
+        self.spillDirectory = spillDirectory
+        self.fromState = fromState
+        self.saveState = saveState
+        self.checkpoint = checkpoint
+    }
+
+    /// A session for `model` ready to read `tokens`, and how many of them it already holds (the caller feeds the rest).
+    public func prepare(model: MPTModel, tokens: [Int], notice: @escaping (String) -> Void) throws -> (session: CheckpointingSession, held: Int) {
+        let plan = cachePlan ?? KVCachePlan(format: .float32, memoryBudget: nil, reason: "default")
+        func spill() -> KVSpill? { plan.memoryBudget.map { KVSpill(budgetBytes: $0, directory: spillDirectory) } }
+        let needsStore = fromState != nil || saveState != nil || checkpoint != nil
+        let store = needsStore ? try SessionStateStore(model: model) : nil
+        var session: InferenceSession?
+        if let store, let checkpoint {
+            session = checkpoint.resume(store: store, tokens: tokens, spill: spill(), notice: notice)
+        }
+        if session == nil, let store, let fromState {
+            session = try SavedStateReuse.session(from: fromState, store: store, tokens: tokens, spill: spill(), notice: notice)
+        }
+        let ready: InferenceSession
+        if let session {
+            if session.cache.format != plan.format && cachePlan != nil {
+                notice("the saved cache is in \(session.cache.format.rawValue); keeping it (--kv-cache applies to new text only)")
+            }
+            ready = session
+        } else {
+            notice(plan.summary)
+            ready = try InferenceSession(model: model, cache: plan.makeCache(layout: model.cacheLayout(), spillDirectory: spillDirectory))
+        }
+        let wrapped = CheckpointingSession(
+            session: ready, store: store, checkpoint: checkpoint, finalState: saveState, notice: notice)
+        return (wrapped, ready.position)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import KVCache
+
+/// Saves a session (its token ids and KV cache, LZ4-compressed, with the model's fingerprint) to a file and
+/// restores it, so one long prefill serves many endings and an interrupted one can resume.
+///
+/// File layout: magic, format version, a JSON header (fingerprint, token count, cache format), the token ids
+/// (32-bit little-endian), the KV cache (`KVCache.write(to:)`), an end marker. Files are written beside their
+/// destination and renamed into place, so a file at the path is always complete.
+public struct SessionStateStore: Sendable {
+    public let model: MPTModel
+    public let fingerprint: ModelFingerprint
+
+    struct Header: Codable {
+        let model: ModelFingerprint
+        let tokens: Int
+        let cacheFormat: String
+    }
+
+    static let magic = Array("SWSTATE\n".utf8)
+    static let endMarker = Array("SWEND\n\r\n".utf8)
+    static let version: UInt64 = 1
+
+    public init(model: MPTModel) throws {
+        self.model = model
+        fingerprint = try ModelFingerprint(checkpoint: model.checkpoint)
+    }
+
+    /// Writes `session`'s tokens and cache to `url` atomically (a temporary file beside it, synced, then renamed).
+    public func save(_ session: InferenceSession, to url: URL) throws {
+        let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial")
+        guard FileManager.default.createFile(atPath: partial.path, contents: nil), let handle = try? FileHandle(forWritingTo: partial) else {
+            throw SessionStateError.writeFailed(path: url.path, reason: "cannot create \(partial.path)")
+        }
+        do {
+            defer { try? handle.close() }
+            let writer = BinaryWriter(handle: handle)
+            let header = try JSONEncoder().encode(Header(model: fingerprint, tokens: session.tokens.count, cacheFormat: session.cache.format.rawValue))
+            try writer.write(Self.magic)
+            try writer.write(Self.version)
+            try writer.write(UInt64(header.count))
+            try writer.write(header)
+            for token in session.tokens { try writer.write(withUnsafeBytes(of: UInt32(token).littleEndian) { Array($0) }) }
+            try session.cache.write(to: writer)
+            try writer.write(Self.endMarker)
+            try writer.flush()
+            try handle.synchronize()
+            guard rename(partial.path, url.path) == 0 else { throw SessionStateError.writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
+        } catch let error as SessionStateError {
+            try? FileManager.default.removeItem(at: partial)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: partial)
+            throw SessionStateError.writeFailed(path: url.path, reason: "\(error)")
+        }
+    }
+
+    /// The token ids a state file holds, after checking it was saved with this model (the cache is not read).
+    public func tokens(in url: URL) throws -> [Int] {
+        try open(url) { reader, header in try Self.readTokens(reader, count: header.tokens, path: url.path) }
+    }
+
+    /// A session restored from `url`: the same tokens and cache (in the format it was saved in), with `spill`
+    /// applying a memory budget as the blocks are read.
+    public func restore(from url: URL, spill: KVSpill? = nil) throws -> InferenceSession {
+        try open(url) { reader, header in
+            let tokens = try Self.readTokens(reader, count: header.tokens, path: url.path)
+            let cache: KVCache
+            do {
+                cache = try KVCache.read(from: reader, layout: model.cacheLayout(), spill: spill)
+                guard Array(try reader.read(Self.endMarker.count)) == Self.endMarker else { throw KVCacheError.archiveDamaged("no end marker") }
+            } catch let error as KVCacheError {
+                throw SessionStateError.damaged(path: url.path, detail: "\(error)")
+            }
+            guard cache.positions == tokens.count else {
+                throw SessionStateError.damaged(path: url.path, detail: "\(tokens.count) tokens but \(cache.positions) cached positions")
+            }
+            return try InferenceSession(model: model, cache: cache, tokens: tokens)
+        }
+    }
+
+    private func open<Result>(_ url: URL, _ body: (BinaryReader, Header) throws -> Result) throws -> Result {
+        let handle: FileHandle
+        do { handle = try FileHandle(forReadingFrom: url) } catch {
+            throw SessionStateError.damaged(path: url.path, detail: "cannot open it: \(error.localizedDescription)")
+        }
+        defer { try? handle.close() }
+        let reader = BinaryReader(handle: handle)
+        let header: Header
+        do {
+            guard Array(try reader.read(Self.magic.count)) == Self.magic else { throw SessionStateError.notAState(path: url.path) }
+            let version = try reader.readUInt64()
+            guard version == Self.version else { throw SessionStateError.unsupportedVersion(path: url.path, version: Int(clamping: version)) }
+            header = try JSONDecoder().decode(Header.self, from: Data(try reader.read(try reader.readCount(limit: 1 << 20))))
+        } catch let error as SessionStateError {
+            throw error
+        } catch {
+            throw SessionStateError.notAState(path: url.path)
+        }
+        if let difference = fingerprint.difference(from: header.model) {
+            throw SessionStateError.otherModel(path: url.path, difference: difference)
+        }
+        return try body(reader, header)
+    }
+
+    private static func readTokens(_ reader: BinaryReader, count: Int, path: String) throws -> [Int] {
+        do {
+            let bytes = try reader.read(4 * count)
+            return (0..<count).map { index in
+                let base = bytes.startIndex + 4 * index
+                return (0..<4).reduce(0) { $0 | Int(bytes[base + $1]) << (8 * $1) }
+            }
+        } catch {
+            throw SessionStateError.damaged(path: path, detail: "\(error)")
+        }
+    }
+}

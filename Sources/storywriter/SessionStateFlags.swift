@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import KVCache
+import Manuscripts
+
+/// `--save-state`, `--from-state`, `--checkpoint-interval`: one prefill of a book serving many endings, and
+/// a long prefill that survives being interrupted.
+struct SessionStateFlags: ParsableArguments {
+    @Option(name: .customLong("save-state"), help: ArgumentHelp(
+        "After reading the book, save the model's state (tokens and KV cache, LZ4-compressed) to this file, for --from-state.",
+        valueName: "file"))
+    var saveState: String?
+
+    @Option(name: .customLong("from-state"), help: ArgumentHelp(
+        "Start from a state saved with --save-state instead of reading the book again; if the book grew since, only the new text is read.",
+        valueName: "file"))
+    var fromState: String?
+
+    @Option(name: .customLong("checkpoint-interval"), help: ArgumentHelp(
+        "While reading, save a checkpoint beside the book (BOOK.storywriter-prefill) every this many seconds; rerunning the command after a crash resumes from it. 0 turns checkpoints off.",
+        valueName: "seconds"))
+    var checkpointInterval = PrefillCheckpoint.defaultInterval
+
+    func validate() throws {
+        guard checkpointInterval >= 0 else { throw ValidationError("--checkpoint-interval needs 0 or more seconds.") }
+        if let fromState, !FileManager.default.isReadableFile(atPath: fromState) {
+            throw ValidationError("--from-state \(fromState): no such readable file.")
+        }
+    }
+
+    /// The setup for continuing `book` with a cache as `plan` says (spilling where `kvCache` says).
+    func setup(book: URL, kvCache: KVCacheFlags, plan: KVCachePlan) -> PrefillSetup {
+        PrefillSetup(
+            cachePlan: plan, spillDirectory: kvCache.spillFolder,
+            fromState: fromState.map { URL(fileURLWithPath: $0) }, saveState: saveState.map { URL(fileURLWithPath: $0) },
+            checkpoint: checkpointInterval > 0 ? PrefillCheckpoint(book: book, interval: checkpointInterval) : nil)
+    }
+}
