@@ -27,8 +27,9 @@ public final class InferenceSession {
 
     /// Tokens per prefill chunk: large enough for efficient GEMMs, small enough to keep activations modest.
     public static let defaultChunkSize = 512
-    /// Rows of logits computed at once when a caller wants every position (50,432 floats a row).
-    static let logitRowsPerGroup = 256
+    /// Rows of logits computed at once when a caller wants every position (50,432 floats a row, ~100 MB for
+    /// 512 rows): a whole default chunk, so 16-bit output embeddings are widened once per chunk.
+    static let logitRowsPerGroup = 512
 
     private let blocks: [MPTBlock]
     private let workspace: Workspace
