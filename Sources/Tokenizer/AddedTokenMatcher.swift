@@ -42,8 +42,6 @@ struct AddedTokenMatcher: Sendable {
         self.startsSomeToken = startsSomeToken
     }
 
-    var isEmpty: Bool { tokens.isEmpty }
-
     /// `text` cut into added tokens and the text between them, in order.
     func split(_ text: ArraySlice<UInt8>) -> [TextSegment] {
         if tokens.isEmpty { return text.isEmpty ? [] : [.text(text.indices)] }
