@@ -58,8 +58,8 @@ public struct BPETokenizer: Sendable {
             else {
                 throw TokenizerError.malformed(path: path, reason: "merge \(rank) (\"\(merge.left) \(merge.right)\") uses tokens missing from the vocabulary")
             }
-            // A repeated merge keeps its first (best) rank, as in `tokenizers`.
-            merges.insertIfAbsent(BPEModel.pairKey(leftID, rightID), BPEModel.mergeValue(rank: rank, mergedID: mergedID))
+            // A repeated merge takes its last rank: `tokenizers` collects the merges into a map, later ones overwriting.
+            merges.insert(BPEModel.pairKey(leftID, rightID), BPEModel.mergeValue(rank: rank, mergedID: mergedID))
         }
         model = BPEModel(byteTokenIDs: byteTokenIDs, merges: merges)
         normalizer = definition.normalizesToNFC ? NFCNormalizer() : nil

@@ -20,11 +20,10 @@ struct MergeTable: Sendable {
         Int(truncatingIfNeeded: (UInt64(truncatingIfNeeded: key) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
     }
 
-    /// Stores `value` unless `key` (non-negative) is already there; the first entry wins.
-    mutating func insertIfAbsent(_ key: Int, _ value: Int) {
+    /// Stores `value` for `key` (non-negative), replacing an earlier value.
+    mutating func insert(_ key: Int, _ value: Int) {
         var index = slot(key)
-        while slots[2 * index] != Self.missing {
-            if slots[2 * index] == key { return }
+        while slots[2 * index] != Self.missing && slots[2 * index] != key {
             index = (index + 1) & mask
         }
         slots[2 * index] = key
