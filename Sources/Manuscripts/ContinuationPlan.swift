@@ -44,13 +44,13 @@ public struct ContinuationPlan: Sendable {
     @discardableResult
     public func save(continuation: String, beforeReplacing: ([UInt8]) throws(ManuscriptWorkflowError) -> Void = { _ in })
         throws(ManuscriptWorkflowError) -> URL? {
-        let extended = try layout.extendedBook(book.bytes, continuation: continuation)
         let target: URL
         switch destination {
         case .printOnly: return nil
         case .file(let url): target = url
         case .inPlace: target = book.url
         }
+        let extended = try layout.extendedBook(book.bytes, continuation: continuation)
         if target.resolvingSymlinksInPath() == book.url, !book.isUnchangedOnDisk() {
             let aside = URL(fileURLWithPath: book.url.path + ".continuation")
             try AtomicFile.write(try layout.appendedBytes(continuation: continuation), to: aside)

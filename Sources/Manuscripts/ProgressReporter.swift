@@ -11,6 +11,7 @@ public final class ProgressReporter {
     private let interactive = isatty(STDERR_FILENO) == 1
     private var lastUpdate: ContinuousClock.Instant?
     private var lineIsOpen = false
+    private var lastShown = ""
 
     public init() {}
 
@@ -24,7 +25,7 @@ public final class ProgressReporter {
 
     /// Shows `line` as the final state of the current progress and ends it.
     public func finish(_ line: String) {
-        show(line)
+        if interactive || line != lastShown { show(line) }
         closeLine()
         lastUpdate = nil
     }
@@ -36,6 +37,7 @@ public final class ProgressReporter {
     }
 
     private func show(_ line: String) {
+        lastShown = line
         if interactive {
             write("\r\u{1B}[K" + line)
             lineIsOpen = true

@@ -10,7 +10,7 @@ public final class StoryModel {
     public let tokenizer: BPETokenizer
 
     /// Checks that `folder` looks like a Hugging Face MPT checkpoint, cheaply, before any book work is thrown away.
-    public static func checkFolder(_ folder: URL) throws(ManuscriptWorkflowError) {
+    private static func checkFolder(_ folder: URL) throws(ManuscriptWorkflowError) {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
             throw .modelFolderMissing(path: folder.path)
@@ -34,7 +34,7 @@ public final class StoryModel {
         if let maxContext, window.isCut {
             let start = prompt.utf8.index(prompt.utf8.startIndex, offsetBy: window.startOffset)
             let opening = prompt[start...].prefix { $0 != "\n" }.prefix(50)
-            notice("--max-context \(maxContext): reading the last \(window.tokens.count) of \(window.fullTokenCount) tokens, from the paragraph starting \"\(opening)…\"")
+            notice("--max-context \(maxContext): reading the last \(window.tokens.count) of \(window.fullTokenCount) tokens, starting at \"\(opening)…\"")
         }
         return window
     }

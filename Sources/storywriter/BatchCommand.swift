@@ -68,13 +68,13 @@ struct BatchCommand: ParsableCommand {
     private func write(_ plan: ContinuationPlan, with story: StoryModel, _ generator: TextGenerator, _ progress: ProgressReporter, label: String) throws -> WrittenContinuation {
         let window = try story.window(prompt: plan.prompt, bookLength: plan.bookLength, maxContext: reading.maxContext) { progress.say("\(label): \($0)") }
         let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
-        var generated = 0
+        var pieces = 0
         let written = try story.write(
             window, generator: generator, chunkSize: reading.chunkSize, notice: { progress.say("\(label): \($0)") },
             onPrefillProgress: { progress.update("\(label): \($0.line(wordsPerToken: wordsPerToken))") },
             onText: { _ in
-                generated += 1
-                progress.update("\(label): writing (\(generated) pieces of text so far)")
+                pieces += 1
+                progress.update("\(label): writing, about \(pieces) of up to \(generator.options.maxNewTokens) tokens")
             })
         progress.finish("\(label): \(written.generation.summary)")
         return written

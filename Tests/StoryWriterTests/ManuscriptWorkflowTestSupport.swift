@@ -31,11 +31,17 @@ enum ManuscriptWorkflowSupport {
         get throws { try Fixtures.require(Fixtures.model("tiny-storywriter")).path }
     }
 
-    /// Starts `storywriter arguments` with stdout and stderr going to files in `logs`.
-    static func start(_ arguments: [String], logs: URL) throws -> (Process, URL, URL) {
+    /// Starts `storywriter arguments` with stdout and stderr going to files in `logs`; with `shellSetup`, through
+    /// /bin/sh, which runs it first (e.g. to set a resource limit).
+    static func start(_ arguments: [String], logs: URL, shellSetup: String? = nil) throws -> (Process, URL, URL) {
         let process = Process()
-        process.executableURL = Fixtures.executable
-        process.arguments = arguments
+        if let shellSetup {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shellSetup + "; exec \"$0\" \"$@\"", Fixtures.executable.path] + arguments
+        } else {
+            process.executableURL = Fixtures.executable
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["STORYWRITER_MODEL"] = nil
         process.environment = environment
@@ -60,9 +66,9 @@ enum ManuscriptWorkflowSupport {
         return run
     }
 
-    static func run(_ arguments: [String], logs: URL) throws -> Run {
+    static func run(_ arguments: [String], logs: URL, shellSetup: String? = nil) throws -> Run {
         let started = ContinuousClock.now
-        let (process, out, err) = try start(arguments, logs: logs)
+        let (process, out, err) = try start(arguments, logs: logs, shellSetup: shellSetup)
         return try finish(process, out, err, started: started)
     }
 
