@@ -105,6 +105,15 @@ import Tokenizer
         #expect(tokenizer.encode("🦄").count > 1)
     }
 
+    @Test func idsWithoutTextAreGeneratedSilently() throws {
+        // MPT's embedding has rows past the tokenizer's vocabulary (50,277-50,431) that a sampler can pick.
+        var session = ScriptedSession(script: tokenizer.encode(" a") + [50_300] + tokenizer.encode(" b"))
+        let result = try TextGenerator(tokenizer: tokenizer, options: .greedy(maxNewTokens: 10)).generate(continuing: prompt, in: &session, chunkSize: 8)
+        #expect(result.text == " a b")
+        #expect(result.tokenIDs.contains(50_300))
+        #expect(result.stopReason == .endOfText)
+    }
+
     @Test func badInputIsATypedError() throws {
         var session = ScriptedSession(script: [])
         let generator = try TextGenerator(tokenizer: tokenizer, options: .greedy(maxNewTokens: 4))
