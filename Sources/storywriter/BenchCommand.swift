@@ -1,0 +1,213 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import KVCache
+import Manuscripts
+import Model
+import Tokenizer
+import Weights
+
+/// `storywriter bench`: prefill and decode speed of a checkpoint at a given depth of context, against this
+/// machine's own GEMM peak.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prefill and decode speed: tokens/s, words/min, GFLOP/s and the fraction of the GEMM peak.",
+        discussion: """
+            First the machine's single-precision GEMM peak is measured (OpenBLAS sgemm, best of a few). Then \
+            --depth tokens are prefilled into the KV cache (real work, timed separately), and each repetition \
+            times a prefill of --context tokens after them and --decode single-token steps, after one untimed \
+            warm-up; medians are reported. FLOPs count the weight matrices (2 per multiply-add) and causal \
+            attention (4·d_model per key per token per layer). Words per token: Gatsby's 0.6705, or measured on --text.
+            """
+    )
+
+    /// Words per token of The Great Gatsby (48,201 words, 71,884 tokens with the MPT tokenizer).
+    static let gatsbyWordsPerToken = 48_201.0 / 71_884.0
+
+    @Option(help: "The Hugging Face model folder (config.json, weights).")
+    var model: String
+
+    @Option(help: ArgumentHelp("Tokens of the timed prefill.", valueName: "N"))
+    var context = 512
+
+    @Option(help: ArgumentHelp("Tokens already in the KV cache before the timed prefill and decode.", valueName: "D"))
+    var depth = 0
+
+    @Option(help: ArgumentHelp("Decode steps timed (0 for none).", valueName: "M"))
+    var decode = 32
+
+    @Option(name: .customLong("kv-cache"), help: ArgumentHelp("KV cache block format: \(KVCacheFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
+    var kvCache = KVCacheFormat.float32.rawValue
+
+    @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "T"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("A text whose tokens feed the model and whose words per token convert speeds to words/min.", valueName: "FILE"))
+    var text: String?
+
+    @Option(help: ArgumentHelp("Timed repetitions (the median is reported).", valueName: "R"))
+    var repetitions = 3
+
+    @Option(name: .customLong("chunk-size"), help: ArgumentHelp("Tokens per prefill chunk.", valueName: "N"))
+    var chunkSize = InferenceSession.defaultChunkSize
+
+    @Option(name: .customLong("gemm-size"), help: ArgumentHelp("Side of the square sgemm that measures the GEMM peak.", valueName: "N"))
+    var gemmSize = 2048
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard context >= 0, depth >= 0, decode >= 0 else { throw ValidationError("--context, --depth and --decode must not be negative.") }
+        guard context > 0 || decode > 0 else { throw ValidationError("Nothing to time: give --context or --decode a positive number of tokens.") }
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1.") }
+        guard chunkSize > 0 else { throw ValidationError("--chunk-size must be a positive number of tokens.") }
+        guard gemmSize > 0 else { throw ValidationError("--gemm-size must be positive.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        guard KVCacheFormat(rawValue: kvCache) != nil else {
+            throw ValidationError("--kv-cache \(kvCache) is not a format; use one of: \(KVCacheFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+    }
+
+    func run() throws {
+        if let threads { Parallel.threads = threads }
+        let reporter = ProgressReporter()
+        do {
+            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model))
+            let configuration = mptModel.configuration
+            let (source, wordsPerToken) = try textTokens(for: mptModel)
+            let format = KVCacheFormat(rawValue: kvCache) ?? .float32
+
+            reporter.update("measuring the GEMM peak (sgemm \(gemmSize)³)")
+            let peak = GEMMPeak.measure(size: gemmSize)
+            let session = try InferenceSession(model: mptModel, cache: KVCache(layout: mptModel.cacheLayout(), format: format))
+            let run = BenchmarkRun(context: context, depth: depth, decodeSteps: decode, repetitions: repetitions, chunkSize: chunkSize)
+            let measurement = try run.measure(session: session, source: source) { reporter.update($0) }
+            reporter.finish("done")
+
+            let report = BenchReport(
+                modelPath: model, configuration: configuration,
+                weightDType: try mptModel.checkpoint.tensor(MPTTensorName.wqkv(0)).dtype,
+                kvCache: format.rawValue, threads: Parallel.threads, wordsPerToken: wordsPerToken,
+                wordsPerTokenSource: text ?? "gatsby", gemmSize: gemmSize, gemmPeak: peak,
+                kvCacheBytes: session.cache.residentBytes, peakResidentBytes: BenchmarkPeakMemory.residentBytes,
+                measurement: measurement)
+            print(json ? report.json : report.text)
+        } catch let error as CustomStringConvertible {
+            reporter.say("error: \(error.description)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// The token ids to feed and the words per token: from --text, or a fixed pseudo-random sequence of ordinary
+    /// vocabulary ids (speed does not depend on which tokens) at Gatsby's ratio.
+    private func textTokens(for model: MPTModel) throws -> ([Int], Double) {
+        guard let text else {
+            let ordinaryIDs = max(2, min(model.configuration.vocabSize, 50_254))
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            let ids = (0..<4096).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return 1 + Int((state >> 33) % UInt64(ordinaryIDs - 1))
+            }
+            return (ids, Self.gatsbyWordsPerToken)
+        }
+        let tokenizer = try BPETokenizer(contentsOf: model.checkpoint.tokenizerURL)
+        let manuscript = try ManuscriptText.read(contentsOf: URL(fileURLWithPath: text))
+        let ids = tokenizer.encode(manuscript.text)
+        guard !ids.isEmpty else { throw ModelError.emptyInput }
+        return (ids, Double(manuscript.wordCount) / Double(ids.count))
+    }
+}
+
+/// The bench's results, as text for people or one JSON object for scripts.
+private struct BenchReport {
+    let modelPath: String
+    let configuration: MPTConfiguration
+    let weightDType: TensorDType
+    let kvCache: String
+    let threads: Int
+    let wordsPerToken: Double
+    let wordsPerTokenSource: String
+    let gemmSize: Int
+    let gemmPeak: Double
+    let kvCacheBytes: Int
+    let peakResidentBytes: Int
+    let measurement: BenchmarkMeasurement
+
+    private var run: BenchmarkRun { measurement.run }
+    private var prefillWordsPerMinute: Double { measurement.prefillTokensPerSecond * wordsPerToken * 60 }
+    private var decodeWordsPerMinute: Double { measurement.decodeTokensPerSecond * wordsPerToken * 60 }
+    private var prefillFractionOfPeak: Double { gemmPeak > 0 ? measurement.prefillGFLOPsPerSecond / gemmPeak : 0 }
+    private var decodeFractionOfPeak: Double { gemmPeak > 0 ? measurement.decodeGFLOPsPerSecond / gemmPeak : 0 }
+
+    var text: String {
+        var lines = [
+            "model: \(modelPath) (d_model \(configuration.dModel), \(configuration.nHeads) heads, \(configuration.nLayers) layers, \(weightDType.rawValue) weights)",
+            "threads: \(threads), KV cache: \(kvCache), chunk: \(run.chunkSize) tokens, words/token: \(String(format: "%.4f", wordsPerToken)) (\(wordsPerTokenSource))",
+            "GEMM peak (OpenBLAS sgemm \(gemmSize)³, best of 4): \(String(format: "%.1f", gemmPeak)) GFLOP/s",
+        ]
+        if run.depth > 0 {
+            lines.append("depth: \(run.depth) tokens prefilled in \(String(format: "%.1f", measurement.depthFillSeconds)) s")
+        }
+        if run.context > 0 {
+            lines.append(
+                "prefill \(run.context) tokens at depth \(run.depth): \(String(format: "%.3f", measurement.medianPrefillSeconds)) s "
+                    + "(median of \(run.repetitions)) = \(String(format: "%.1f", measurement.prefillTokensPerSecond)) tokens/s "
+                    + "≈ \(Int(prefillWordsPerMinute.rounded())) words/min, \(String(format: "%.1f", measurement.prefillGFLOPsPerSecond)) GFLOP/s "
+                    + "(\(String(format: "%.0f", 100 * prefillFractionOfPeak))% of GEMM peak)")
+        }
+        if run.decodeSteps > 0 {
+            lines.append(
+                "decode \(run.decodeSteps) tokens at depth \(run.depth): \(String(format: "%.2f", measurement.decodeTokensPerSecond)) tokens/s "
+                    + "≈ \(Int(decodeWordsPerMinute.rounded())) words/min, \(String(format: "%.1f", measurement.decodeGFLOPsPerSecond)) GFLOP/s")
+        }
+        lines.append("KV cache: \(kvCacheBytes) bytes; peak resident memory: \(String(format: "%.1f", Double(peakResidentBytes) / 1_048_576)) MiB")
+        return lines.joined(separator: "\n")
+    }
+
+    var json: String {
+        let fields: [(String, String)] = [
+            ("model", quoted(modelPath)),
+            ("d_model", "\(configuration.dModel)"), ("n_heads", "\(configuration.nHeads)"), ("n_layers", "\(configuration.nLayers)"),
+            ("weights", quoted(weightDType.rawValue)), ("kv_cache", quoted(kvCache)), ("threads", "\(threads)"),
+            ("context", "\(run.context)"), ("depth", "\(run.depth)"), ("decode", "\(run.decodeSteps)"),
+            ("repetitions", "\(run.repetitions)"), ("chunk_size", "\(run.chunkSize)"),
+            ("words_per_token", number(wordsPerToken)), ("words_per_token_source", quoted(wordsPerTokenSource)),
+            ("depth_fill_seconds", number(measurement.depthFillSeconds)),
+            ("prefill_seconds", number(measurement.medianPrefillSeconds)),
+            ("prefill_tokens_per_second", number(measurement.prefillTokensPerSecond)),
+            ("prefill_words_per_minute", number(prefillWordsPerMinute)),
+            ("prefill_gflop", number(measurement.prefillFLOPs * 1e-9)),
+            ("prefill_gflops_per_second", number(measurement.prefillGFLOPsPerSecond)),
+            ("prefill_fraction_of_gemm_peak", number(prefillFractionOfPeak)),
+            ("decode_seconds", number(measurement.medianDecodeSeconds)),
+            ("decode_tokens_per_second", number(measurement.decodeTokensPerSecond)),
+            ("decode_words_per_minute", number(decodeWordsPerMinute)),
+            ("decode_gflops_per_second", number(measurement.decodeGFLOPsPerSecond)),
+            ("decode_fraction_of_gemm_peak", number(decodeFractionOfPeak)),
+            ("gemm_size", "\(gemmSize)"),
+            ("gemm_peak_gflops_per_second", number(gemmPeak)),
+            ("kv_cache_bytes", "\(kvCacheBytes)"),
+            ("peak_rss_bytes", "\(peakResidentBytes)"),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    private func number(_ value: Double) -> String {
+        value.isFinite ? "\(value)" : "null"
+    }
+
+    private func quoted(_ value: String) -> String {
+        var escaped = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return "\"\(escaped)\""
+    }
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Side-by-side speed of llama.cpp (llama-bench) and `storywriter bench` on the SAME random weights:
+# a 124M-parameter MPT shaped like StoryWriter (d_model 768, 12 heads, 12 layers, clip_qkv 6, ALiBi bias max 16),
+# in float32 and bfloat16. Prints one JSON object (also written to $WORK/llamacpp-vs-storywriter.json).
+#
+#   bench/llamacpp.sh [WORK_DIR]        (default WORK_DIR: ${TMPDIR:-/tmp}/storywriter-llamacpp)
+#
+# Environment: THREADS (default 2), REPS (llama-bench -r and our --repetitions, default 3),
+# DEPTHS (default "4096 16384"), LLAMA_CPP_PYTHON_VERSION (default 0.3.36), STORYWRITER (a built binary;
+# default: builds this package in release), TORCH_SPEC (what pip installs for torch, default "torch": PyPI's
+# Linux wheel is the CUDA build, several GB; point it at a CPU wheel file if you have one).
+#
+# What it needs: cmake, a C++ compiler, python3 with venv, and PyPI. llama.cpp's source comes from the
+# llama-cpp-python sdist on PyPI (vendor/llama.cpp); the official converter convert_hf_to_gguf.py needs torch
+# and transformers (installed into a venv in WORK_DIR; torch is large).
+#
+# llama.cpp's MPT reads clamp_kqv and max_alibi_bias from the GGUF, so both engines compute the same model;
+# only the speed is compared here (exactness is the test suite's job).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${1:-${TMPDIR:-/tmp}/storywriter-llamacpp}
+THREADS=${THREADS:-2}
+REPS=${REPS:-3}
+DEPTHS=${DEPTHS:-"4096 16384"}
+VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
+mkdir -p "$WORK"
+cd "$WORK"
+log() { echo "[llamacpp.sh] $*" >&2; }
+
+# 1. llama.cpp source, from the llama-cpp-python sdist (only that package from source: its build tools as wheels).
+if [ ! -d venv ]; then
+    log "python venv"
+    python3 -m venv venv
+fi
+if [ ! -d "llama_cpp_python-$VERSION" ]; then
+    log "downloading llama-cpp-python $VERSION (sdist)"
+    venv/bin/pip download --quiet --no-deps --no-binary llama-cpp-python "llama-cpp-python==$VERSION" -d .
+    tar xzf "llama_cpp_python-$VERSION.tar.gz"
+fi
+LLAMA="$WORK/llama_cpp_python-$VERSION/vendor/llama.cpp"
+
+# 2. llama-bench, release, tuned for this CPU.
+BENCH_BIN="$LLAMA/build/bin/llama-bench"
+if [ ! -x "$BENCH_BIN" ]; then
+    log "building llama-bench (-O3, GGML_NATIVE)"
+    cmake -S "$LLAMA" -B "$LLAMA/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+        -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >&2
+    cmake --build "$LLAMA/build" --target llama-bench -j "$(nproc)" >&2
+fi
+
+# 3. The converter's Python packages.
+if ! venv/bin/python -c "import torch, transformers, gguf, numpy" 2>/dev/null; then
+    log "installing numpy, torch, transformers, sentencepiece and llama.cpp's gguf-py into the venv"
+    venv/bin/pip install --quiet "${TORCH_SPEC:-torch}" numpy transformers sentencepiece "$LLAMA/gguf-py" >&2
+fi
+
+# 4. The same random weights in both precisions (one seed), with the MPT tokenizer.
+if [ -z "${STORYWRITER:-}" ]; then
+    log "building storywriter (release)"
+    (cd "$ROOT" && swift build -c release --product storywriter >&2)
+    STORYWRITER="$ROOT/.build/release/storywriter"
+fi
+TOKENIZER="$ROOT/../shared/fixtures/tokenizer/tokenizer.json"
+for dtype in fp32 bf16; do
+    if [ ! -f "m124-$dtype/model.safetensors" ]; then
+        "$STORYWRITER" synth "m124-$dtype" --d-model 768 --heads 12 --layers 12 --dtype "$dtype" \
+            --clip-qkv 6 --alibi-bias-max 16 --seed 0 --tokenizer "$TOKENIZER" >&2
+    fi
+done
+
+# 5. GGUF with llama.cpp's own converter.
+for pair in "fp32 f32" "bf16 bf16"; do
+    set -- $pair
+    if [ ! -f "m124-$2.gguf" ]; then
+        log "converting m124-$1 to GGUF ($2)"
+        venv/bin/python "$LLAMA/convert_hf_to_gguf.py" "m124-$1" --outtype "$2" --outfile "m124-$2.gguf" >&2
+    fi
+done
+
+# 6. llama-bench: 2 threads, flash attention, pp512 (at depths, f16 and q8_0 KV) and tg32.
+runs=()
+llama() { # label, then llama-bench arguments
+    local label=$1; shift
+    log "llama-bench $label: $*"
+    local out
+    out=$("$BENCH_BIN" -t "$THREADS" -fa 1 -r "$REPS" -o json "$@")
+    runs+=("{\"engine\": \"llama.cpp\", \"test\": \"$label\", \"results\": $out}")
+}
+llama "pp512 f32" -m m124-f32.gguf -p 512 -n 0
+llama "pp512 bf16" -m m124-bf16.gguf -p 512 -n 0
+llama "tg32 f32" -m m124-f32.gguf -p 0 -n 32
+llama "tg32 bf16" -m m124-bf16.gguf -p 0 -n 32
+for depth in $DEPTHS; do
+    llama "pp512 f32 depth $depth f16 KV" -m m124-f32.gguf -p 512 -n 0 -d "$depth" -ctk f16 -ctv f16
+done
+llama "pp512 f32 depth 4096 q8_0 KV" -m m124-f32.gguf -p 512 -n 0 -d 4096 -ctk q8_0 -ctv q8_0
+
+# 7. storywriter bench on the same checkpoints.
+ours() { # label, then storywriter bench arguments
+    local label=$1; shift
+    log "storywriter bench $label: $*"
+    local out
+    out=$("$STORYWRITER" bench --threads "$THREADS" --repetitions "$REPS" --json "$@")
+    runs+=("{\"engine\": \"storywriter\", \"test\": \"$label\", \"results\": $out}")
+}
+ours "pp512 + tg32 f32" --model m124-fp32 --context 512 --decode 32
+ours "pp512 + tg32 bf16" --model m124-bf16 --context 512 --decode 32
+for depth in $DEPTHS; do
+    ours "pp512 f32 depth $depth f32 KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache f32
+done
+for format in f16 q8; do
+    if "$STORYWRITER" bench --help | grep -qw -- "$format"; then
+        ours "pp512 f32 depth 4096 $format KV" --model m124-fp32 --context 512 --depth 4096 --decode 0 --kv-cache "$format"
+    fi
+done
+
+# 8. One JSON object: machine, date, commands' results.
+{
+    printf '{"date": "%s", "machine": "%s", "cpu": "%s", "threads": %s, "llama_cpp_python": "%s", "runs": [' \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
+        "$THREADS" "$VERSION"
+    (IFS=,; printf '%s' "${runs[*]}")
+    printf ']}\n'
+} | tee llamacpp-vs-storywriter.json

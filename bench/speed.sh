@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Our own speed on two shapes, as JSON lines (one `storywriter bench --json` object per line, with a "test" label):
+#  - the 124M StoryWriter-shaped MPT (d_model 768, 12 heads, 12 layers) in float32 and bfloat16:
+#    pp512 + tg32 at depth 0, pp512 at depths 4,096 and 16,384 with each KV format;
+#  - the 7B shape with 2 layers (d_model 4096, 32 heads, bfloat16): prefill at depth 0 (a 2k context) and at
+#    depth $DEEP, then a projection of the full 32-layer model's time for all of Gatsby (71,884 tokens) from the
+#    per-layer cost model t(token at position p) = a + b·p, fitted to the two measurements.
+#
+#   bench/speed.sh [WORK_DIR]     (default ${TMPDIR:-/tmp}/storywriter-speed)
+#
+# Environment: THREADS (default: all cores), REPS (default 3), DEEP (7B-shape depth, default 32768; it takes
+# long on 2 cores: DEEP_REPS, default 1), FORMATS (KV formats at depth, default "f32 f16 q8"),
+# STORYWRITER (a built binary; default: builds this package in release).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${1:-${TMPDIR:-/tmp}/storywriter-speed}
+REPS=${REPS:-3}
+DEEP=${DEEP:-32768}
+DEEP_REPS=${DEEP_REPS:-1}
+FORMATS=${FORMATS:-"f32 f16 q8"}
+mkdir -p "$WORK"
+cd "$WORK"
+log() { echo "[speed.sh] $*" >&2; }
+
+if [ -z "${STORYWRITER:-}" ]; then
+    log "building storywriter (release)"
+    (cd "$ROOT" && swift build -c release --product storywriter >&2)
+    STORYWRITER="$ROOT/.build/release/storywriter"
+fi
+threads=()
+if [ -n "${THREADS:-}" ]; then threads=(--threads "$THREADS"); fi
+
+synth() { # folder, then synth arguments
+    local folder=$1; shift
+    if [ ! -f "$folder/config.json" ]; then
+        log "synth $folder"
+        "$STORYWRITER" synth "$folder" --seed 0 --clip-qkv 6 --alibi-bias-max 16 "$@" >&2
+    fi
+}
+synth m124-fp32 --d-model 768 --heads 12 --layers 12 --dtype fp32
+synth m124-bf16 --d-model 768 --heads 12 --layers 12 --dtype bf16
+synth m7b-2layers-bf16 --d-model 4096 --heads 32 --layers 2 --dtype bf16
+
+run() { # label, then bench arguments; prints one JSON line
+    local label=$1; shift
+    log "$label: storywriter bench $*"
+    local out
+    out=$("$STORYWRITER" bench "${threads[@]}" --json "$@")
+    printf '{"test": "%s", "date": "%s", "results": %s}\n' "$label" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$out"
+}
+
+run "124M f32 pp512+tg32" --model m124-fp32 --context 512 --decode 32 --repetitions "$REPS"
+run "124M bf16 pp512+tg32" --model m124-bf16 --context 512 --decode 32 --repetitions "$REPS"
+for depth in 4096 16384; do
+    for format in $FORMATS; do
+        run "124M f32 pp512 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format" --repetitions "$REPS"
+    done
+done
+
+shallow=$(run "7B-shape 2 layers pp2048" --model m7b-2layers-bf16 --context 2048 --decode 0 --repetitions "$REPS")
+echo "$shallow"
+deep=$(run "7B-shape 2 layers pp512 depth $DEEP" --model m7b-2layers-bf16 --context 512 --depth "$DEEP" --decode 0 --repetitions "$DEEP_REPS")
+echo "$deep"
+
+# Projection: per layer and token, t(p) = a + b·p. From the 2k prefill (mean position ~1024) and the deep one
+# (mean position DEEP + 256), solve for a and b, then sum over Gatsby's 71,884 positions and 32 layers.
+python3 - "$shallow" "$deep" <<'EOF'
+import json, sys
+shallow, deep = (json.loads(line)["results"] for line in sys.argv[1:3])
+def per_token_layer(r):
+    return r["prefill_seconds"] / r["context"] / r["n_layers"], r["depth"] + (r["context"] - 1) / 2
+t1, p1 = per_token_layer(shallow)
+t2, p2 = per_token_layer(deep)
+b = (t2 - t1) / (p2 - p1)
+a = t1 - b * p1
+tokens, words, layers = 71_884, 48_201, 32
+seconds = layers * (tokens * a + b * tokens * (tokens - 1) / 2)
+print(json.dumps({
+    "test": "projection: full 32-layer 7B shape, all of Gatsby",
+    "seconds_per_token_per_layer_at_0": a, "seconds_per_token_per_layer_per_position": b,
+    "words_per_minute_at_2k": shallow["prefill_words_per_minute"] * shallow["n_layers"] / layers,
+    f"words_per_minute_at_{deep['depth']}": deep["prefill_words_per_minute"] * deep["n_layers"] / layers,
+    "gatsby_tokens": tokens, "gatsby_seconds": seconds, "gatsby_hours": seconds / 3600,
+    "gatsby_words_per_minute": words / (seconds / 60),
+    "note": "time of the transformer blocks only, scaled from 2 layers to 32; embedding and the last row's logits are negligible",
+}))
+EOF
