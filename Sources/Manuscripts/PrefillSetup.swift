@@ -35,8 +35,8 @@ public struct PrefillSetup: Sendable {
         }
         let ready: InferenceSession
         if let session {
-            if session.cache.format != plan.format && cachePlan != nil {
-                notice("the saved cache is in \(session.cache.format.rawValue); keeping it (--kv-cache applies to new text only)")
+            if session.cache.format != plan.format {
+                notice("the saved KV cache is \(session.cache.format.rawValue), not \(plan.format.rawValue): new positions are stored in \(session.cache.format.rawValue) too")
             }
             ready = session
         } else {

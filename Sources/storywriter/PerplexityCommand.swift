@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Generation
 import Kernels
+import KVCache
 import Manuscripts
 import Model
 import Tokenizer
@@ -32,6 +33,8 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "N"))
     var threads: Int?
 
+    @OptionGroup var kvCache: KVCacheFlags
+
     @Flag(help: "Print one JSON object: {\"tokens\": N, \"mean_nll\": x, \"perplexity\": y}.")
     var json = false
 
@@ -53,11 +56,12 @@ struct PerplexityCommand: ParsableCommand {
 
             let reporter = ProgressReporter()
             let start = ContinuousClock.now
-            let session = InferenceSession(model: mptModel)
+            let session = try InferenceSession(model: mptModel, cache: kvCache.makeCache(for: mptModel, tokens: tokens.count, say: reporter.say))
             let result = try session.perplexity(of: tokens, chunkSize: chunkSize) { done, total in
                 let progress = PrefillProgress(tokensDone: done, tokensTotal: total, elapsedSeconds: (ContinuousClock.now - start).seconds)
                 if done == total { reporter.finish(progress.line(wordsPerToken: wordsPerToken)) } else { reporter.update(progress.line(wordsPerToken: wordsPerToken)) }
             }
+            reporter.say(session.cache.summary)
             print(json ? Self.jsonReport(result) : Self.textReport(result))
         } catch let error as CustomStringConvertible {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
