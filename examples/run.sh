@@ -19,10 +19,10 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/storywriter-example.XXXXXX")"
 echo "working in $work" >&2
 cp "$here/salt-and-lantern.txt" "$work/"
 book="$work/salt-and-lantern.txt"
-sampling=(--max-new-tokens 60 --seed 7)
+sampling=(--max-new-tokens 60)
 
 echo; echo "== continue: add a new chapter to the book, in place" >&2
-"$storywriter" continue "$book" --model "$model" --after "Chapter Two" "${sampling[@]}"
+"$storywriter" continue "$book" --model "$model" --after "Chapter Two" "${sampling[@]}" --seed 7
 tail -n 6 "$book"
 
 echo; echo "== continue --print: another ending, shown but not written" >&2

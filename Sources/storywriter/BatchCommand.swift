@@ -97,8 +97,9 @@ struct BatchCommand: ParsableCommand {
         let lines = ([header] + rows).map { row in
             (zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) } + [row[header.count - 1]]).joined(separator: "  ")
         }
-        let failed = outcomes.filter { if case .failed = $0.status { true } else { false } }.count
-        let done = outcomes.filter { $0.status == .done }.count
-        return (lines + ["\(outcomes.count) book(s): \(done) done now, \(failed) failed"]).joined(separator: "\n")
+        let counts = Dictionary(grouping: rows, by: { $0[1] }).mapValues(\.count)
+        let footer = "\(outcomes.count) book(s): \(counts["done", default: 0]) done now, \(counts["skipped", default: 0]) done earlier, "
+            + "\(counts["busy", default: 0]) busy, \(counts["failed", default: 0]) failed"
+        return (lines + [footer]).joined(separator: "\n")
     }
 }
