@@ -50,7 +50,8 @@ public final class StoryModel {
                          onPrefillProgress: onPrefillProgress, onText: onText)
     }
 
-    /// As above, in `session` (fresh), for callers that bring their own: a restored state, a checkpointing one.
+    /// As above, in `session`, for callers that bring their own: a restored state, a checkpointing one. A session
+    /// that already holds the beginning of `window.tokens` (see `PrefillSetup`) reads only the rest.
     public func write<Session: LanguageModelSession>(
         _ window: ContextWindow, in session: inout Session, generator: TextGenerator, chunkSize: Int, notice: (String) -> Void,
         onPrefillProgress: (PrefillProgress) -> Void, onText: (String) -> Void
@@ -59,8 +60,9 @@ public final class StoryModel {
         if window.tokens.count + generator.options.maxNewTokens > trained {
             notice("note: \(window.tokens.count) tokens read + up to \(generator.options.maxNewTokens) written pass this model's max_seq_len of \(trained); MPT's ALiBi extrapolates past it (StoryWriter, trained at 65k, handles 84k), but quality can fall off far beyond")
         }
+        // A restored session already holds the window's first tokens; only the rest is read.
         let generation = try generator.generate(
-            continuing: window.tokens, in: &session, chunkSize: chunkSize, onPrefillProgress: onPrefillProgress, onText: onText)
+            continuing: Array(window.tokens[session.tokens.count...]), in: &session, chunkSize: chunkSize, onPrefillProgress: onPrefillProgress, onText: onText)
         return WrittenContinuation(window: window, generation: generation)
     }
 }

@@ -36,6 +36,8 @@ struct BatchCommand: ParsableCommand {
 
     @OptionGroup var reading: ReadingOptions
 
+    @OptionGroup var kvCache: KVCacheFlags
+
     func validate() throws {
         try reading.validate()
     }
@@ -68,9 +70,12 @@ struct BatchCommand: ParsableCommand {
     private func write(_ plan: ContinuationPlan, with story: StoryModel, _ generator: TextGenerator, _ progress: ProgressReporter, label: String) throws -> WrittenContinuation {
         let window = try story.window(prompt: plan.prompt, bookLength: plan.bookLength, maxContext: reading.maxContext) { progress.say("\(label): \($0)") }
         let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
+        let cachePlan = try kvCache.plan(for: story.model, tokens: window.tokens.count + generator.options.maxNewTokens)
+        let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder)
+        var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens) { progress.say("\(label): \($0)") }
         var pieces = 0
         let written = try story.write(
-            window, generator: generator, chunkSize: reading.chunkSize, notice: { progress.say("\(label): \($0)") },
+            window, in: &session, generator: generator, chunkSize: reading.chunkSize, notice: { progress.say("\(label): \($0)") },
             onPrefillProgress: { progress.update("\(label): \($0.line(wordsPerToken: wordsPerToken))") },
             onText: { _ in
                 pieces += 1

@@ -32,6 +32,10 @@ struct ContinueCommand: ParsableCommand {
 
     @OptionGroup var reading: ReadingOptions
 
+    @OptionGroup var kvCache: KVCacheFlags
+
+    @OptionGroup var states: SessionStateFlags
+
     @Option(help: ArgumentHelp("Write the whole extended book to this file instead (atomically); the book is left untouched.", valueName: "file"))
     var output: String?
 
@@ -56,10 +60,13 @@ struct ContinueCommand: ParsableCommand {
 
             let window = try story.window(prompt: plan.prompt, bookLength: plan.bookLength, maxContext: reading.maxContext, notice: progress.say)
             let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
+            let cachePlan = try kvCache.plan(for: story.model, tokens: window.tokens.count + options.maxNewTokens)
+            let setup = states.setup(book: plan.book.url, kvCache: kvCache, plan: cachePlan)
+            var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, notice: progress.say)
             var progressLine = ""
             var lastPiece = ""
             let written = try story.write(
-                window, generator: generator, chunkSize: reading.chunkSize, notice: progress.say,
+                window, in: &session, generator: generator, chunkSize: reading.chunkSize, notice: progress.say,
                 onPrefillProgress: { state in
                     progressLine = state.line(wordsPerToken: wordsPerToken)
                     progress.update(progressLine)
@@ -71,6 +78,8 @@ struct ContinueCommand: ParsableCommand {
                 })
             if !lastPiece.isEmpty && !lastPiece.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
             let saved = try plan.save(continuation: written.generation.text)
+            setup.checkpoint?.remove()
+            progress.say(session.session.cache.summary)
             progress.say(written.generation.summary)
             if let saved { progress.say("wrote the new section to \(saved.path)") }
         } catch {

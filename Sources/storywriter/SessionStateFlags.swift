@@ -26,6 +26,12 @@ struct SessionStateFlags: ParsableArguments {
         if let fromState, !FileManager.default.isReadableFile(atPath: fromState) {
             throw ValidationError("--from-state \(fromState): no such readable file.")
         }
+        if let saveState {
+            let folder = URL(fileURLWithPath: saveState).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: folder) else {
+                throw ValidationError("--save-state \(saveState): the folder \(folder) does not exist or is not writable.")
+            }
+        }
     }
 
     /// The setup for continuing `book` with a cache as `plan` says (spilling where `kvCache` says).
