@@ -77,7 +77,7 @@ struct GGUFMetadata {
         mutating func count() throws -> Int {
             let value = try integer(UInt64.self)
             guard value <= UInt64(bytes.count - offset) else {
-                throw TokenizerError.malformed(path: path, reason: "a length of \(value) at byte \(offset - 8) runs past the end of the file")
+                throw TokenizerError.malformed(path: path, reason: "a length of \(value) at byte \(offset - 8) runs past the end of the file (truncated download?)")
             }
             return Int(value)
         }
