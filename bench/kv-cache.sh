@@ -9,6 +9,7 @@
 #   bench/kv-cache.sh                      # whole book (72k tokens: hours on 2 cores)
 #   TOKENS=4096 bench/kv-cache.sh          # only the book's last 4,096 tokens (--max-context)
 #   SCRATCH=.build-kv BUDGET=256MiB bench/kv-cache.sh
+#   RUNS=q4 TOKENS=32768 bench/kv-cache.sh  # only the q4 + budget run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH=${SCRATCH:-.build}
@@ -17,6 +18,7 @@ TOKENS=${TOKENS:-}
 WORK=${WORK:-$(mktemp -d)}
 MODEL=${MODEL:-$WORK/synth-7b-2layers}
 BOOK_SOURCE=${BOOK:-../shared/books/gatsby.txt}
+RUNS=${RUNS:-q8 q4}
 
 swift build -c release --scratch-path "$SCRATCH" --product storywriter >&2
 BIN="$SCRATCH/release/storywriter"
@@ -57,16 +59,21 @@ print(json.dumps({
 PY
 }
 
-Q8=$(run q8 --kv-cache q8)
-Q4=$(run q4-spill --kv-cache q4 --kv-memory "$BUDGET")
+RESULTS=()
+for which in $RUNS; do
+  case $which in
+    q8) RESULTS+=("$(run q8 --kv-cache q8)") ;;
+    q4) RESULTS+=("$(run q4-spill --kv-cache q4 --kv-memory "$BUDGET")") ;;
+  esac
+done
 PROJECTION=$("$BIN" inspect "$MODEL" --json)
-python3 - "$Q8" "$Q4" "$PROJECTION" <<'PY'
+python3 - "$PROJECTION" "${RESULTS[@]}" <<'PY'
 import json, platform, os, sys, datetime
-q8, q4, inspect = (json.loads(arg) for arg in sys.argv[1:4])
+inspect, runs = json.loads(sys.argv[1]), [json.loads(arg) for arg in sys.argv[2:]]
 projection = {key: value for key, value in inspect.items() if key.startswith("kv_")}
 print(json.dumps({
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-    "runs": [q8, q4], "projection": projection,
+    "runs": runs, "projection": projection,
 }, indent=2))
 PY

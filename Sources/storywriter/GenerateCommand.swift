@@ -34,6 +34,8 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingFlags
 
+    @OptionGroup var kvCache: KVCacheFlags
+
     @Option(name: .customLong("chunk-size"), help: "Prompt tokens per prefill chunk.")
     var chunkSize = InferenceSession.defaultChunkSize
 
@@ -56,7 +58,8 @@ struct GenerateCommand: ParsableCommand {
 
             let words = text.split(whereSeparator: \.isWhitespace).count
             let wordsPerToken = words > 0 ? Double(words) / Double(promptIDs.count) : 0.67
-            var session = InferenceSession(model: story.model)
+            var session = try InferenceSession(
+                model: story.model, cache: kvCache.makeCache(for: story.model, tokens: promptIDs.count + options.maxNewTokens, say: progress.say))
             var progressLine = ""
             var wroteText = false
             let result = try generator.generate(
