@@ -69,12 +69,23 @@ for dtype in fp32 bf16; do
     fi
 done
 
-# 5. GGUF with llama.cpp's own converter.
+# 5. GGUF with llama.cpp's own converter. It reads config.json through transformers, whose MptConfig now
+# type-checks fields strictly: embedding_fraction and clip_qkv must be floats (1.0, 6.0), which the original
+# mosaicml configs (and ours) write as integers. The converter gets a copy with just those two retyped.
 for pair in "fp32 f32" "bf16 bf16"; do
     set -- $pair
     if [ ! -f "m124-$2.gguf" ]; then
         log "converting m124-$1 to GGUF ($2)"
-        venv/bin/python "$LLAMA/convert_hf_to_gguf.py" "m124-$1" --outtype "$2" --outfile "m124-$2.gguf" >&2
+        mkdir -p "hf-$1"
+        ln -sf "../m124-$1/model.safetensors" "../m124-$1/tokenizer.json" "hf-$1/"
+        venv/bin/python -c '
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["embedding_fraction"] = float(config["embedding_fraction"])
+config["attn_config"]["clip_qkv"] = float(config["attn_config"]["clip_qkv"])
+json.dump(config, open(sys.argv[2], "w"), indent=1)
+' "m124-$1/config.json" "hf-$1/config.json"
+        venv/bin/python "$LLAMA/convert_hf_to_gguf.py" "hf-$1" --outtype "$2" --outfile "m124-$2.gguf" >&2
     fi
 done
 

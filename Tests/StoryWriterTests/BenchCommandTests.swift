@@ -1,0 +1,69 @@
+import Foundation
+import Model
+import Testing
+import Weights
+
+/// `storywriter bench` and the FLOP accounting its GFLOP/s rest on. (The speeds themselves are benchmarks,
+/// recorded in bench/RESULTS.md, never asserted here.)
+@Suite struct BenchCommandTests {
+    private func bench(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = Fixtures.executable
+        process.arguments = ["bench"] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func countsMatrixAndCausalAttentionFLOPs() throws {
+        let folder = try Fixtures.require(Fixtures.model("tiny-storywriter"))
+        let flops = BenchmarkFLOPs(configuration: try Checkpoint(folder: folder).configuration)
+        // d_model 128, 2 layers, FFN 512, vocabulary 50,432.
+        let perTokenPerLayer: Double = 4 * 128 * 128 + 2 * 128 * 512
+        let matrix: Double = 2 * 2 * perTokenPerLayer
+        let logits: Double = 2 * 50_432 * 128
+        let attentionPerKey: Double = 4 * 128 * 2
+        #expect(flops.matrixFLOPsPerToken == matrix)
+        #expect(flops.logitFLOPsPerRow == logits)
+        // Three tokens at positions 2, 3, 4 see 3 + 4 + 5 keys.
+        #expect(flops.attentionFLOPs(tokens: 3, startingAt: 2) == attentionPerKey * 12)
+        #expect(flops.prefill(tokens: 3, depth: 2) == 3 * matrix + attentionPerKey * 12 + logits)
+        // Two decode steps at positions 5 and 6 see 6 + 7 keys.
+        #expect(flops.decode(steps: 2, depth: 5) == 2 * (matrix + logits) + attentionPerKey * 13)
+    }
+
+    @Test func reportsOneJSONObjectWithTheMeasuredRates() throws {
+        let folder = try Fixtures.require(Fixtures.model("tiny-storywriter"))
+        let result = try bench([
+            "--model", folder.path, "--context", "40", "--depth", "130", "--decode", "3",
+            "--repetitions", "1", "--chunk-size", "16", "--gemm-size", "128", "--json",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in [
+            "prefill_tokens_per_second", "prefill_words_per_minute", "decode_tokens_per_second",
+            "prefill_gflops_per_second", "gemm_peak_gflops_per_second", "peak_rss_bytes", "depth_fill_seconds", "kv_cache_bytes",
+        ] {
+            let value = try #require(object[key] as? Double, "missing \(key)")
+            #expect(value > 0, "\(key) = \(value)")
+        }
+        let flops = BenchmarkFLOPs(configuration: try Checkpoint(folder: folder).configuration)
+        let gflop = try #require(object["prefill_gflop"] as? Double)
+        #expect(abs(gflop - flops.prefill(tokens: 40, depth: 130) * 1e-9) < 1e-9)
+        let tokensPerSecond = try #require(object["prefill_tokens_per_second"] as? Double)
+        let wordsPerMinute = try #require(object["prefill_words_per_minute"] as? Double)
+        #expect(abs(wordsPerMinute - tokensPerSecond * 60 * 48_201 / 71_884) < 1e-6 * wordsPerMinute)
+    }
+
+    @Test func refusesAnUnknownCacheFormat() throws {
+        let folder = try Fixtures.require(Fixtures.model("tiny-storywriter"))
+        let result = try bench(["--model", folder.path, "--kv-cache", "f7"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("f32"), "stderr: \(result.stderr)")
+    }
+}
