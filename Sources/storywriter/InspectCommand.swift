@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KVCache
 import Weights
 
 /// `storywriter inspect`: what a model folder holds, after opening it exactly as generation would.
@@ -13,7 +14,7 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "A Hugging Face MPT model folder (config.json and safetensors or pytorch_model.bin weights).")
     var folder: String
 
-    @Flag(help: "Print one JSON object (d_model, n_heads, n_layers, vocab_size, max_seq_len, alibi_bias_max, clip_qkv, dtype, parameters, tied_embeddings, dialect, format, files, bytes, tensors, open_seconds).")
+    @Flag(help: "Print one JSON object (d_model, n_heads, n_layers, vocab_size, max_seq_len, alibi_bias_max, clip_qkv, dtype, parameters, tied_embeddings, dialect, format, files, bytes, tensors, open_seconds, and the KV cache memory: kv_bytes_per_token_per_layer, kv_projection_84k, kv_projection_7b_84k).")
     var json = false
 
     func run() throws {
@@ -26,12 +27,14 @@ struct InspectCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let openTime = start.duration(to: .now)
+        let layout = KVCacheLayout(layers: checkpoint.configuration.nLayers, heads: checkpoint.configuration.nHeads, headDim: checkpoint.configuration.headDim)
         let report = Self.report(checkpoint, openSeconds: Double(openTime.components.seconds) + Double(openTime.components.attoseconds) * 1e-18)
+            .merging(KVMemoryReport.json(layout: layout, weightBytes: checkpoint.weightFileBytes)) { first, _ in first }
         if json {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(Self.text(checkpoint))
+            print(([Self.text(checkpoint)] + KVMemoryReport.text(layout: layout, weightBytes: checkpoint.weightFileBytes)).joined(separator: "\n"))
         }
     }
 
