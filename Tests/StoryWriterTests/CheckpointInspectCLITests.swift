@@ -4,28 +4,8 @@ import Weights
 
 @Suite("storywriter inspect and synth (command line)")
 struct CheckpointInspectCLITests {
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = Fixtures.executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
     static func inspectJSON(_ folder: URL) throws -> [String: Any] {
-        let result = try run(["inspect", folder.path, "--json"])
+        let result = try StoryWriterProcess.run(["inspect", folder.path, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     }
@@ -76,7 +56,7 @@ struct CheckpointInspectCLITests {
     func synthThenInspect() throws {
         let folder = try WeightsTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let synth = try Self.run(["synth", folder.path, "--d-model", "32", "--heads", "4", "--layers", "2", "--vocab", "100",
+        let synth = try StoryWriterProcess.run(["synth", folder.path, "--d-model", "32", "--heads", "4", "--layers", "2", "--vocab", "100",
                                   "--format", "bin", "--shard-size", "10KB", "--dtype", "fp16", "--clip-qkv", "8", "--alibi-bias-max", "8"])
         #expect(synth.status == 0, "\(synth.stderr)")
         let report = try Self.inspectJSON(folder)
@@ -88,7 +68,7 @@ struct CheckpointInspectCLITests {
         #expect((report["files"] as? [Any])?.count ?? 0 > 1)
 
         try FileManager.default.removeItem(at: folder.appendingPathComponent("pytorch_model-00001-of-0000\((report["files"] as? [Any])?.count ?? 0).bin"))
-        let broken = try Self.run(["inspect", folder.path])
+        let broken = try StoryWriterProcess.run(["inspect", folder.path])
         #expect(broken.status != 0)
         #expect(broken.stderr.contains("pytorch_model-00001-of-"))
         #expect(broken.stderr.contains("missing"))

@@ -4,25 +4,8 @@ import Tokenizer
 
 /// `storywriter generate` end to end, through the built executable.
 @Suite struct GenerationCommandTests {
-    private struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    private func generate(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = Fixtures.executable
-        process.arguments = ["generate", "--model", try Fixtures.require(Fixtures.model("tiny-storywriter")).path] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit, "storywriter \(arguments) crashed")
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    private func generate(_ arguments: [String]) throws -> StoryWriterProcess.Run {
+        try StoryWriterProcess.run(["generate", "--model", try Fixtures.require(Fixtures.model("tiny-storywriter")).path] + arguments)
     }
 
     /// The short case's prompt text, recovered from its ids (byte-level BPE decodes losslessly).

@@ -6,7 +6,7 @@ import Testing
     @Test func gatsbyFirst3000TokensMatchTheLongGoldenCase() throws {
         let golden = try GoldenFile.load("tiny-storywriter")
         let long = try #require(golden.cases.first { $0.name == "long" })
-        let output = try runStorywriter([
+        let output = try StoryWriterProcess.run([
             "perplexity", Fixtures.require(Fixtures.book("gatsby.txt")).path,
             "--model", Fixtures.require(Fixtures.model("tiny-storywriter")).path,
             "--max-tokens", "3000", "--json",
@@ -26,22 +26,8 @@ import Testing
         let oneToken = FileManager.default.temporaryDirectory.appendingPathComponent("storywriter-perplexity-\(UUID().uuidString).txt")
         try Data("Hello".utf8).write(to: oneToken)
         defer { try? FileManager.default.removeItem(at: oneToken) }
-        let output = try runStorywriter(["perplexity", oneToken.path, "--model", Fixtures.require(Fixtures.model("tiny-storywriter")).path])
+        let output = try StoryWriterProcess.run(["perplexity", oneToken.path, "--model", Fixtures.require(Fixtures.model("tiny-storywriter")).path])
         #expect(output.status != 0)
         #expect(output.stderr.contains("at least 2 tokens"))
-    }
-
-    private func runStorywriter(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Fixtures.executable
-        process.arguments = arguments
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 }

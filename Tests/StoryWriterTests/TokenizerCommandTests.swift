@@ -3,28 +3,6 @@ import Testing
 
 /// `storywriter tokenize`, run as a user runs it.
 @Suite struct TokenizerCommandTests {
-    private struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    private func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = Fixtures.executable
-        process.arguments = ["tokenize"] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
     private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokenize-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -33,7 +11,7 @@ import Testing
         return url
     }
 
-    private func expectOneLineError(_ result: Run, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectOneLineError(_ result: StoryWriterProcess.Run, mentioning text: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(result.status != 0, sourceLocation: sourceLocation)
         #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
         #expect(result.stderr.split(separator: "\n").count == 1, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
@@ -43,7 +21,7 @@ import Testing
     @Test func countsGatsbyAsJSON() throws {
         let book = try Fixtures.require(Fixtures.book("gatsby.txt"))
         let model = try Fixtures.require(Fixtures.model("tiny-storywriter"))
-        let result = try run([book.path, "--model", model.path, "--count", "--json"])
+        let result = try StoryWriterProcess.run(["tokenize", book.path, "--model", model.path, "--count", "--json"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Int])
         #expect(object == ["tokens": 71_884, "words": 48_201])
@@ -53,30 +31,30 @@ import Testing
     @Test func printsIdsOfASmallFile() throws {
         let tokenizer = try Fixtures.require(TokenizerFixture.url)
         let file = try temporaryFile("hello.txt", [0xEF, 0xBB, 0xBF] + Array("Hello  world\r\n".utf8))
-        let plain = try run([file.path, "--tokenizer", tokenizer.path])
+        let plain = try StoryWriterProcess.run(["tokenize", file.path, "--tokenizer", tokenizer.path])
         #expect(plain.status == 0)
         #expect(plain.stdout == "12092 50276 10186 187\n")
-        let json = try run([file.path, "--tokenizer", tokenizer.path, "--json"])
+        let json = try StoryWriterProcess.run(["tokenize", file.path, "--tokenizer", tokenizer.path, "--json"])
         #expect(json.stdout == "[12092, 50276, 10186, 187]\n")
     }
 
     @Test func missingTokenizerIsAOneLineError() throws {
         let book = try Fixtures.require(Fixtures.book("gatsby.txt"))
-        let result = try run([book.path, "--model", "/nonexistent/model", "--count"])
+        let result = try StoryWriterProcess.run(["tokenize", book.path, "--model", "/nonexistent/model", "--count"])
         expectOneLineError(result, mentioning: "/nonexistent/model/tokenizer.json")
     }
 
     @Test func malformedTokenizerIsAOneLineError() throws {
         let book = try Fixtures.require(Fixtures.book("gatsby.txt"))
         let broken = try temporaryFile("tokenizer.json", Array(#"{"model": {"type": "BPE", "vocab": "#.utf8))
-        let result = try run([book.path, "--tokenizer", broken.path, "--count"])
+        let result = try StoryWriterProcess.run(["tokenize", book.path, "--tokenizer", broken.path, "--count"])
         expectOneLineError(result, mentioning: "malformed")
     }
 
     @Test func invalidUTF8ManuscriptIsAOneLineError() throws {
         let tokenizer = try Fixtures.require(TokenizerFixture.url)
         let manuscript = try temporaryFile("book.txt", Array("Once upon".utf8) + [0xC3, 0x28] + Array(" a time".utf8))
-        let result = try run([manuscript.path, "--tokenizer", tokenizer.path, "--count"])
+        let result = try StoryWriterProcess.run(["tokenize", manuscript.path, "--tokenizer", tokenizer.path, "--count"])
         expectOneLineError(result, mentioning: "byte offset 9")
     }
 }

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// The built `storywriter`, run as a user runs it. Output goes to files, not pipes, so a chatty child can never
+/// fill a pipe and stall while the test waits for it to exit.
+enum StoryWriterProcess {
+    struct Run {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        let seconds: Double
+    }
+
+    struct Started {
+        let process: Process
+        let stdout: URL
+        let stderr: URL
+        let startedAt: ContinuousClock.Instant
+    }
+
+    /// Starts `storywriter arguments` with stdout and stderr in files under `logs`; with `shellSetup`, through
+    /// /bin/sh, which runs it first (e.g. to set a resource limit). `STORYWRITER_MODEL` is cleared so the
+    /// caller's environment cannot choose a model for the test.
+    static func start(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil) throws -> Started {
+        let process = Process()
+        if let shellSetup {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shellSetup + "; exec \"$0\" \"$@\"", Fixtures.executable.path] + arguments
+        } else {
+            process.executableURL = Fixtures.executable
+            process.arguments = arguments
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["STORYWRITER_MODEL"] = nil
+        process.environment = environment
+        let id = "storywriter-run-\(UUID().uuidString)"
+        let out = logs.appendingPathComponent("\(id).out"), err = logs.appendingPathComponent("\(id).err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        let startedAt = ContinuousClock.now
+        try process.run()
+        return Started(process: process, stdout: out, stderr: err, startedAt: startedAt)
+    }
+
+    /// Waits for a started run and collects its output; a crash (a signal, not an exit) is a test failure.
+    static func finish(_ started: Started, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+        started.process.waitUntilExit()
+        let seconds = (ContinuousClock.now - started.startedAt) / .seconds(1)
+        #expect(started.process.terminationReason == .exit, "storywriter crashed: \(started.process.arguments ?? [])", sourceLocation: sourceLocation)
+        defer {
+            try? FileManager.default.removeItem(at: started.stdout)
+            try? FileManager.default.removeItem(at: started.stderr)
+        }
+        return Run(status: started.process.terminationStatus, stdout: try String(contentsOf: started.stdout, encoding: .utf8),
+                   stderr: try String(contentsOf: started.stderr, encoding: .utf8), seconds: seconds)
+    }
+
+    static func run(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil,
+                    sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+        try finish(try start(arguments, logs: logs, shellSetup: shellSetup), sourceLocation: sourceLocation)
+    }
+}
