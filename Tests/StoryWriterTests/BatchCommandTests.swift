@@ -35,7 +35,7 @@ import Testing
         let jazz = folder.appendingPathComponent("jazz.txt")
         try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: jazz.path)
 
-        let first = try Support.run(try batch(folder, logs: logs), logs: logs)
+        let first = try StoryWriterProcess.run(try batch(folder, logs: logs), logs: logs)
         #expect(first.status != 0)
         #expect(first.stdout.contains("5 book(s): 4 done now, 0 done earlier, 0 busy, 1 failed"), "\(first.stdout)\n\(first.stderr)")
         #expect(first.stdout.split(separator: "\n").contains { $0.hasPrefix("jazz.txt") && $0.contains("failed") && $0.contains("cannot read") })
@@ -43,7 +43,7 @@ import Testing
         let afterFirst = try sectionsAdded(folder, originals: originals)
         #expect(afterFirst == ["beautiful.txt": 1, "flappers.txt": 1, "gatsby.txt": 1, "jazz.txt": 0, "paradise.txt": 1])
 
-        let rerun = try Support.run(try batch(folder, logs: logs), logs: logs)
+        let rerun = try StoryWriterProcess.run(try batch(folder, logs: logs), logs: logs)
         #expect(rerun.status == 0, "\(rerun.stdout)\n\(rerun.stderr)")
         #expect(rerun.stdout.contains("5 book(s): 1 done now, 4 done earlier, 0 busy, 0 failed"), "\(rerun.stdout)")
         #expect(try sectionsAdded(folder, originals: originals) == Dictionary(uniqueKeysWithValues: Self.books.map { ($0, 1) }))
@@ -57,9 +57,8 @@ import Testing
             defer { try? FileManager.default.removeItem(at: folder) }
             try Support.copyBooks(Self.books, to: folder)
             let originals = try originals(folder)
-            let started = ContinuousClock.now
-            let workers = try shards.map { try Support.start(try batch(folder, ["--shard", $0], logs: logs), logs: logs) }
-            let runs = try workers.map { try Support.finish($0.0, $0.1, $0.2, started: started) }
+            let workers = try shards.map { try StoryWriterProcess.start(try batch(folder, ["--shard", $0], logs: logs), logs: logs) }
+            let runs = try workers.map { try StoryWriterProcess.finish($0) }
             for run in runs { #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)") }
             let doneRows = runs.flatMap { $0.stdout.split(separator: "\n").filter { $0.contains("  done  ") } }
             #expect(doneRows.count == 5, "shards \(shards): \(runs.map(\.stdout))")

@@ -6,18 +6,8 @@ import Weights
 /// `storywriter bench` and the FLOP accounting its GFLOP/s rest on. (The speeds themselves are benchmarks,
 /// recorded in bench/RESULTS.md, never asserted here.)
 @Suite struct BenchCommandTests {
-    private func bench(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = Fixtures.executable
-        process.arguments = ["bench"] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    private func bench(_ arguments: [String]) throws -> StoryWriterProcess.Run {
+        try StoryWriterProcess.run(["bench"] + arguments)
     }
 
     @Test func countsMatrixAndCausalAttentionFLOPs() throws {

@@ -32,7 +32,7 @@ import Tokenizer
         let original = try Support.bytes(book)
         try #require(original.suffix(11) == Array("the past.\r\n".utf8))
 
-        let run = try Support.run(["continue", book.path, "--model", try Support.tinyModel, "--after", "Epilogue",
+        let run = try StoryWriterProcess.run(["continue", book.path, "--model", try Support.tinyModel, "--after", "Epilogue",
                                    "--max-new-tokens", "16", "--temperature", "0"], logs: folder)
         #expect(run.status == 0, "\(run.stderr)")
 
@@ -53,7 +53,7 @@ import Tokenizer
         defer { try? FileManager.default.removeItem(at: folder) }
         let book = try Support.copyBooks(["paradise.txt"], to: folder)[0]
         let original = try Support.bytes(book)
-        let run = try Support.run(["continue", book.path, "--model", try Support.tinyModel, "--after", "Book Four",
+        let run = try StoryWriterProcess.run(["continue", book.path, "--model", try Support.tinyModel, "--after", "Book Four",
                                    "--max-new-tokens", "8", "--temperature", "0", "--max-context", "256"], logs: folder)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("--max-context 256: reading the last"))
@@ -73,14 +73,14 @@ import Tokenizer
         let original = try Support.bytes(book)
         let common = ["--model", try Support.tinyModel, "--after", "Epilogue", "--max-new-tokens", "8", "--temperature", "0", "--max-context", "512"]
 
-        let printed = try Support.run(["continue", book.path, "--print"] + common, logs: folder)
+        let printed = try StoryWriterProcess.run(["continue", book.path, "--print"] + common, logs: folder)
         #expect(printed.status == 0, "\(printed.stderr)")
         #expect(!printed.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         #expect(try Support.bytes(book) == original)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["gatsby.txt"])
 
         let output = folder.appendingPathComponent("extended.txt")
-        let written = try Support.run(["continue", book.path, "--output", output.path] + common, logs: folder)
+        let written = try StoryWriterProcess.run(["continue", book.path, "--output", output.path] + common, logs: folder)
         #expect(written.status == 0, "\(written.stderr)")
         #expect(try Support.bytes(book) == original)
         let extended = try Support.bytes(output)
@@ -95,7 +95,7 @@ import Tokenizer
         let original = try Support.bytes(book)
         let arguments = ["continue", book.path, "--model", try Support.tinyModel, "--after", "Epilogue",
                          "--max-new-tokens", "8", "--temperature", "0", "--max-context", "512"]
-        let reference = try Support.run(arguments, logs: folder)
+        let reference = try StoryWriterProcess.run(arguments, logs: folder)
         try #require(reference.status == 0, "\(reference.stderr)")
         let extended = try Support.bytes(book)
         try #require(extended.count > original.count)
@@ -104,12 +104,12 @@ import Tokenizer
         var outcomes: [String: Int] = [:]
         for _ in 0..<20 {
             try Data(original).write(to: book)
-            let (process, out, err) = try Support.start(arguments, logs: folder)
+            let run = try StoryWriterProcess.start(arguments, logs: folder)
             Thread.sleep(forTimeInterval: Double.random(in: 0...(reference.seconds * 1.1), using: &generator))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
+            kill(run.process.processIdentifier, SIGKILL)
+            run.process.waitUntilExit()
+            try? FileManager.default.removeItem(at: run.stdout)
+            try? FileManager.default.removeItem(at: run.stderr)
             let now = try Support.bytes(book)
             #expect(now == original || now == extended, "after SIGKILL the book is \(now.count) bytes")
             outcomes[now == original ? "original" : "extended", default: 0] += 1
@@ -124,7 +124,7 @@ import Tokenizer
         let book = try Support.copyBooks(["gatsby.txt"], to: folder)[0]
         let original = try Support.bytes(book)
         // 200 blocks of at least 512 bytes: the log files fit, the 286 KB book does not.
-        let run = try Support.run(["continue", book.path, "--model", try Support.tinyModel, "--after", "Epilogue",
+        let run = try StoryWriterProcess.run(["continue", book.path, "--model", try Support.tinyModel, "--after", "Epilogue",
                                    "--max-new-tokens", "8", "--temperature", "0", "--max-context", "512"],
                                   logs: logs, shellSetup: "trap '' XFSZ; ulimit -f 200")
         #expect(run.status != 0)
@@ -157,7 +157,7 @@ import Tokenizer
         ]
         for (book, modelPath, message) in cases {
             let before = try Support.bytes(book)
-            let run = try Support.run(["continue", book.path, "--model", modelPath, "--after", "Epilogue"], logs: folder)
+            let run = try StoryWriterProcess.run(["continue", book.path, "--model", modelPath, "--after", "Epilogue"], logs: folder)
             #expect(run.status != 0)
             #expect(run.stderr.contains(message), "\(book.lastPathComponent): \(run.stderr)")
             #expect(!run.stderr.contains("prompt "), "no model work for \(book.lastPathComponent): \(run.stderr)")

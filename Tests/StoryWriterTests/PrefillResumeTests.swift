@@ -16,7 +16,7 @@ import Testing
                       "--max-new-tokens", "12", "--temperature", "0"]
 
         // The reference: one uninterrupted reading, which also saves the state.
-        let reference = try Support.run(common + ["--checkpoint-interval", "0", "--save-state", state.path], logs: folder)
+        let reference = try StoryWriterProcess.run(common + ["--checkpoint-interval", "0", "--save-state", state.path], logs: folder)
         try #require(reference.status == 0, "\(reference.stderr)")
         #expect(!reference.stdout.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: checkpoint.path))
@@ -24,18 +24,18 @@ import Testing
         // Killed once the first checkpoint is on disk.
         let resumable = common + ["--checkpoint-interval", "1"]
         let started = ContinuousClock.now
-        let (process, out, err) = try Support.start(resumable, logs: folder)
-        while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning && ContinuousClock.now - started < .seconds(600) {
+        let killed = try StoryWriterProcess.start(resumable, logs: folder)
+        while !FileManager.default.fileExists(atPath: checkpoint.path) && killed.process.isRunning && ContinuousClock.now - started < .seconds(600) {
             Thread.sleep(forTimeInterval: 0.05)
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: out)
-        try? FileManager.default.removeItem(at: err)
-        #expect(process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
+        kill(killed.process.processIdentifier, SIGKILL)
+        killed.process.waitUntilExit()
+        try? FileManager.default.removeItem(at: killed.stdout)
+        try? FileManager.default.removeItem(at: killed.stderr)
+        #expect(killed.process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
         try #require(FileManager.default.fileExists(atPath: checkpoint.path))
 
-        let resumed = try Support.run(resumable, logs: folder)
+        let resumed = try StoryWriterProcess.run(resumable, logs: folder)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let resumedAt = resumed.stderr.firstMatch(of: /resuming the prefill from the checkpoint .* at token (\d+) of 71,?\d{3}/)
         #expect(resumedAt != nil, "\(resumed.stderr)")
@@ -43,7 +43,7 @@ import Testing
         #expect(resumed.stdout == reference.stdout)
         #expect(!FileManager.default.fileExists(atPath: checkpoint.path), "the checkpoint goes once the continuation is written")
 
-        let fromState = try Support.run(common + ["--checkpoint-interval", "0", "--from-state", state.path], logs: folder)
+        let fromState = try StoryWriterProcess.run(common + ["--checkpoint-interval", "0", "--from-state", state.path], logs: folder)
         #expect(fromState.status == 0, "\(fromState.stderr)")
         #expect(fromState.stderr.contains("prefill skipped"), "\(fromState.stderr)")
         #expect(fromState.stdout == reference.stdout)
@@ -57,10 +57,10 @@ import Testing
         let model = try Support.tinyModel
         let short = folder.appendingPathComponent("short.txt")
         try Data("It was a bright cold day in April, and the clocks were striking thirteen.\n".utf8).write(to: short)
-        let saved = try Support.run(["continue", short.path, "--model", model, "--print", "--max-new-tokens", "2", "--save-state", state.path], logs: folder)
+        let saved = try StoryWriterProcess.run(["continue", short.path, "--model", model, "--print", "--max-new-tokens", "2", "--save-state", state.path], logs: folder)
         try #require(saved.status == 0, "\(saved.stderr)")
 
-        let refused = try Support.run(["continue", books[1].path, "--model", model, "--print", "--max-context", "64", "--from-state", state.path], logs: folder)
+        let refused = try StoryWriterProcess.run(["continue", books[1].path, "--model", model, "--print", "--max-context", "64", "--from-state", state.path], logs: folder)
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("saved from another text"), "\(refused.stderr)")
         #expect(try Support.bytes(books[1]) == (try Support.bytes(try Fixtures.require(Fixtures.book("paradise.txt")))))
