@@ -61,7 +61,7 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 say "Building in release (the first build takes a few minutes)"
-swift build -c release
+swift build -c release >&2
 storywriter="$(swift build -c release --show-bin-path)/storywriter"
 
 workdir=".build/quickstart"
