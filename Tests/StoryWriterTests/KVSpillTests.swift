@@ -97,7 +97,8 @@ import Testing
         }
         let tail = Array(medium.inputIDs[300...])
         let error = LogitError(try spilling.prefill(tail), reference: try plain.prefill(tail))
-        #expect(error.relativeL2 < 1e-6, "relative L2 \(error.relativeL2)")
+        // Rounding only, from concurrent tests changing OpenBLAS's thread count (see SessionStateTests).
+        #expect(error.relativeL2 < 1e-5, "relative L2 \(error.relativeL2)")
         #expect(spilling.cache.spill?.spilledBlocks ?? 0 > 0)
     }
 
