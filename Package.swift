@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The kernels compute eight floats at a time (SIMD8, one AVX register). The default x86-64 target stops at SSE2,
+// which halves that width and has no FMA, so x86-64 builds target Haswell (2013; every AMD Zen): AVX2, FMA, F16C.
+// STORYWRITER_TARGET_CPU overrides it, e.g. `native` for this machine only or `x86-64` for a pre-2013 CPU.
+#if arch(x86_64)
+let engineSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", Context.environment["STORYWRITER_TARGET_CPU"] ?? "haswell"])]
+#else
+let engineSettings: [SwiftSetting] = []
+#endif
+
 // The engine is split into modules that mirror the architecture: a reader finds ALiBi in Model,
 // the byte-level BPE in Tokenizer, the mmap'd checkpoint formats in Weights.
 let package = Package(
@@ -16,13 +25,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
-        .target(name: "Tokenizer"),
-        .target(name: "Weights"),
-        .target(name: "Kernels", dependencies: ["CBLAS"]),
-        .target(name: "KVCache", dependencies: ["Kernels", "CLZ4"]),
-        .target(name: "Model", dependencies: ["Weights", "Kernels", "KVCache"]),
-        .target(name: "Generation", dependencies: ["Model", "Tokenizer"]),
-        .target(name: "Manuscripts", dependencies: ["Generation", "Tokenizer", "Weights"]),
+        .target(name: "Tokenizer", swiftSettings: engineSettings),
+        .target(name: "Weights", swiftSettings: engineSettings),
+        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: engineSettings),
+        .target(name: "KVCache", dependencies: ["Kernels", "CLZ4"], swiftSettings: engineSettings),
+        .target(name: "Model", dependencies: ["Weights", "Kernels", "KVCache"], swiftSettings: engineSettings),
+        .target(name: "Generation", dependencies: ["Model", "Tokenizer"], swiftSettings: engineSettings),
+        .target(name: "Manuscripts", dependencies: ["Generation", "Tokenizer", "Weights"], swiftSettings: engineSettings),
         .executableTarget(
             name: "storywriter",
             dependencies: [

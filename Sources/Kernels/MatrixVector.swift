@@ -23,6 +23,8 @@ public enum MatrixVector {
             return dot(row, x, count: count, width: 2,
                        lanes: { Widening.float16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
                        scalar: { Widening.float16($0.loadUnaligned(as: UInt16.self)) })
+        case .q8:
+            return Int8Blocks.dot(row, x, count: count)
         }
     }
 

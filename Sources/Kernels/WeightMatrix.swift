@@ -1,5 +1,5 @@
 /// A row-major weight matrix [rows × columns] read in place from the checkpoint mapping, in its stored format.
-/// The caller guarantees `base` holds rows·columns elements, aligned to the element width, for the matrix's life.
+/// The caller guarantees `base` holds `rows` stored rows, aligned to the element width, for the matrix's life.
 public struct WeightMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int
@@ -16,15 +16,15 @@ public struct WeightMatrix: @unchecked Sendable {
     /// The address of row `row`'s first element.
     @inline(__always)
     public func row(_ row: Int) -> UnsafeRawPointer {
-        base + row * columns * format.byteWidth
+        base + row * format.rowBytes(columns: columns)
     }
 
     /// Widens rows `range` into `destination` (range.count × columns float32), in parallel.
     public func widenRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         Parallel.forEachRange(range.count, minimumPerRange: max(1, 65_536 / max(columns, 1))) { part in
-            Widening.widen(
-                row(range.lowerBound + part.lowerBound), format: format, count: part.count * columns,
-                into: destination + part.lowerBound * columns)
+            for index in part {
+                Widening.widen(row(range.lowerBound + index), format: format, count: columns, into: destination + index * columns)
+            }
         }
     }
 }

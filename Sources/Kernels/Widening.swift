@@ -1,6 +1,6 @@
-/// Widening of 16-bit floats to float32, eight lanes at a time. Both conversions are exact.
+/// Widening of stored numbers to float32, eight lanes at a time. The 16-bit conversions are exact.
 public enum Widening {
-    /// Converts `count` elements stored as `format` at `source` (any alignment) into float32.
+    /// Converts `count` elements stored as `format` at `source` (any alignment) into float32; for `q8`, one row.
     public static func widen(_ source: UnsafeRawPointer, format: NumberFormat, count: Int, into destination: UnsafeMutablePointer<Float>) {
         switch format {
         case .float32:
@@ -9,6 +9,8 @@ public enum Widening {
             convert(source, count: count, into: destination, lanes: bfloat16Lanes, scalar: bfloat16)
         case .float16:
             convert(source, count: count, into: destination, lanes: float16Lanes, scalar: float16)
+        case .q8:
+            Int8Blocks.decode(source, count: count, into: destination)
         }
     }
 

@@ -20,10 +20,10 @@ public final class StoryModel {
         }
     }
 
-    public init(folder: URL) throws {
+    public init(folder: URL, weights: WeightPrecision = .stored) throws {
         try Self.checkFolder(folder)
         let checkpoint = try Checkpoint(folder: folder)
-        model = try MPTModel(checkpoint: checkpoint)
+        model = try MPTModel(checkpoint: checkpoint, weights: weights)
         tokenizer = try BPETokenizer(contentsOf: checkpoint.tokenizerURL)
     }
 

@@ -4,11 +4,13 @@ import KVCache
 import Weights
 
 /// An MPT checkpoint ready to run: the weights stay in the checkpoint's memory mapping, in their stored
-/// precision, and are widened to float32 only as each chunk needs them. Stateless and shareable;
-/// an `InferenceSession` holds the per-text state (KV cache, scratch).
+/// precision, and are widened to float32 only as each chunk needs them (or, with `WeightPrecision.q8`, the
+/// matrices are re-encoded once at load). Stateless and shareable; an `InferenceSession` holds the per-text
+/// state (KV cache, scratch).
 public final class MPTModel: @unchecked Sendable {
     public let checkpoint: Checkpoint
     public let configuration: MPTConfiguration
+    public let weightPrecision: WeightPrecision
 
     let tokenEmbedding: WeightMatrix
     /// `lm_head.weight`, or the token embedding when they are tied (the MPT default).
@@ -17,30 +19,42 @@ public final class MPTModel: @unchecked Sendable {
     let blocks: [MPTBlockWeights]
     let slopes: [Float]
     let softmaxScale: Float
+    /// The memory behind the matrices when they were re-encoded at load.
+    private let quantized: [QuantizedWeightMatrix]
 
-    public init(checkpoint: Checkpoint) throws {
+    /// `weights: .q8` re-encodes every matrix product's weights (not the embedding lookup) at load.
+    public init(checkpoint: Checkpoint, weights: WeightPrecision = .stored) throws {
         self.checkpoint = checkpoint
         let configuration = checkpoint.configuration
         self.configuration = configuration
+        weightPrecision = weights
+        var quantized: [QuantizedWeightMatrix] = []
+        func product(_ name: String) throws -> WeightMatrix {
+            let stored = try Self.matrix(checkpoint, name)
+            guard weights == .q8 else { return stored }
+            quantized.append(QuantizedWeightMatrix(quantizing: stored))
+            return quantized[quantized.count - 1].matrix
+        }
         tokenEmbedding = try Self.matrix(checkpoint, MPTTensorName.tokenEmbedding)
-        outputEmbedding = try Self.matrix(checkpoint, checkpoint.outputEmbeddingName)
+        outputEmbedding = try product(checkpoint.outputEmbeddingName)
         finalNorm = try Self.vector(checkpoint, MPTTensorName.finalNorm)
         blocks = try (0..<configuration.nLayers).map { layer in
             MPTBlockWeights(
                 norm1: try Self.vector(checkpoint, MPTTensorName.norm1(layer)),
-                wqkv: try Self.matrix(checkpoint, MPTTensorName.wqkv(layer)),
-                outProj: try Self.matrix(checkpoint, MPTTensorName.outProj(layer)),
+                wqkv: try product(MPTTensorName.wqkv(layer)),
+                outProj: try product(MPTTensorName.outProj(layer)),
                 norm2: try Self.vector(checkpoint, MPTTensorName.norm2(layer)),
-                upProj: try Self.matrix(checkpoint, MPTTensorName.upProj(layer)),
-                downProj: try Self.matrix(checkpoint, MPTTensorName.downProj(layer)))
+                upProj: try product(MPTTensorName.upProj(layer)),
+                downProj: try product(MPTTensorName.downProj(layer)))
         }
+        self.quantized = quantized
         slopes = ALiBi.slopes(heads: configuration.nHeads, biasMax: configuration.alibiBiasMax)
         softmaxScale = configuration.softmaxScale ?? 1 / Float(configuration.headDim).squareRoot()
     }
 
     /// Opens the checkpoint in `folder` (see `Checkpoint`) and prepares it.
-    public convenience init(folder: URL) throws {
-        try self.init(checkpoint: Checkpoint(folder: folder))
+    public convenience init(folder: URL, weights: WeightPrecision = .stored) throws {
+        try self.init(checkpoint: Checkpoint(folder: folder), weights: weights)
     }
 
     /// The KV cache shape this model needs, with `blockSize` positions per block.

@@ -3,7 +3,8 @@ import Weights
 
 /// What identifies a model for a saved state: its configuration, the names, types and shapes of its tensors,
 /// a hash of sampled weight bytes (start, middle and end of every tensor: cheap on a 13 GB checkpoint, yet any
-/// retrained or re-randomised model differs) and a hash of its tokenizer (the state stores token ids).
+/// retrained or re-randomised model differs), the precision the weights run in (q8 weights make other KV
+/// values) and a hash of its tokenizer (the state stores token ids).
 public struct ModelFingerprint: Codable, Equatable, Sendable {
     public let configuration: String
     public let tensors: UInt64
@@ -13,11 +14,12 @@ public struct ModelFingerprint: Codable, Equatable, Sendable {
     /// Bytes hashed at each of the three places in a tensor.
     static let sampleBytes = 4096
 
-    public init(checkpoint: Checkpoint) throws {
+    public init(checkpoint: Checkpoint, weights precision: WeightPrecision = .stored) throws {
         let c = checkpoint.configuration
         configuration = "d_model \(c.dModel), heads \(c.nHeads), layers \(c.nLayers), vocab \(c.vocabSize), expansion \(c.expansionRatio), "
             + "alibi_bias_max \(c.alibiBiasMax), clip_qkv \(c.clipQKV.map { "\($0)" } ?? "none"), softmax_scale \(c.softmaxScale.map { "\($0)" } ?? "default"), "
             + "logit_scale \(c.logitScale.map { "\($0)" } ?? "none"), layer_norm_epsilon \(c.layerNormEpsilon)"
+            + (precision == .stored ? "" : ", weights \(precision.rawValue)")
         var shapes = FNV1a()
         var samples = FNV1a()
         for name in checkpoint.tensorNames.sorted() {

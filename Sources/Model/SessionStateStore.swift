@@ -23,7 +23,7 @@ public struct SessionStateStore: Sendable {
 
     public init(model: MPTModel) throws {
         self.model = model
-        fingerprint = try ModelFingerprint(checkpoint: model.checkpoint)
+        fingerprint = try ModelFingerprint(checkpoint: model.checkpoint, weights: model.weightPrecision)
     }
 
     /// Writes `session`'s tokens and cache to `url` atomically (a temporary file beside it, synced, then renamed).

@@ -40,6 +40,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("kv-cache"), help: ArgumentHelp("KV cache block format: \(KVCacheFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
     var kvCache = KVCacheFormat.float32.rawValue
 
+    @OptionGroup var weights: WeightsOption
+
     @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "T"))
     var threads: Int?
 
@@ -74,7 +76,8 @@ struct BenchCommand: ParsableCommand {
         if let threads { Parallel.threads = threads }
         let reporter = ProgressReporter()
         do {
-            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model))
+            if weights.precision == .q8 { reporter.update("encoding the weights as q8") }
+            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: weights.precision)
             let configuration = mptModel.configuration
             let (source, wordsPerToken) = try textTokens(for: mptModel)
             let format = KVCacheFormat(rawValue: kvCache) ?? .float32
@@ -88,7 +91,7 @@ struct BenchCommand: ParsableCommand {
 
             let report = BenchReport(
                 modelPath: model, configuration: configuration,
-                weightDType: try mptModel.checkpoint.tensor(MPTTensorName.wqkv(0)).dtype,
+                weights: weights.precision == .q8 ? "q8" : try mptModel.checkpoint.tensor(MPTTensorName.wqkv(0)).dtype.rawValue,
                 kvCache: format.rawValue, threads: Parallel.threads, wordsPerToken: wordsPerToken,
                 wordsPerTokenSource: text ?? "gatsby", gemmSize: gemmSize, gemmPeak: peak,
                 kvCacheBytes: session.cache.residentBytes, peakResidentBytes: BenchmarkPeakMemory.residentBytes,
@@ -124,7 +127,7 @@ struct BenchCommand: ParsableCommand {
 private struct BenchReport {
     let modelPath: String
     let configuration: MPTConfiguration
-    let weightDType: TensorDType
+    let weights: String
     let kvCache: String
     let threads: Int
     let wordsPerToken: Double
@@ -143,7 +146,7 @@ private struct BenchReport {
 
     var text: String {
         var lines = [
-            "model: \(modelPath) (d_model \(configuration.dModel), \(configuration.nHeads) heads, \(configuration.nLayers) layers, \(weightDType.rawValue) weights)",
+            "model: \(modelPath) (d_model \(configuration.dModel), \(configuration.nHeads) heads, \(configuration.nLayers) layers, \(weights) weights)",
             "threads: \(threads), KV cache: \(kvCache), chunk: \(run.chunkSize) tokens, words/token: \(String(format: "%.4f", wordsPerToken)) (\(wordsPerTokenSource))",
             "GEMM peak (OpenBLAS sgemm \(gemmSize)³, best of 4): \(String(format: "%.1f", gemmPeak)) GFLOP/s",
         ]
@@ -170,7 +173,7 @@ private struct BenchReport {
         let fields: [(String, String)] = [
             ("model", quoted(modelPath)),
             ("d_model", "\(configuration.dModel)"), ("n_heads", "\(configuration.nHeads)"), ("n_layers", "\(configuration.nLayers)"),
-            ("weights", quoted(weightDType.rawValue)), ("kv_cache", quoted(kvCache)), ("threads", "\(threads)"),
+            ("weights", quoted(weights)), ("kv_cache", quoted(kvCache)), ("threads", "\(threads)"),
             ("context", "\(run.context)"), ("depth", "\(run.depth)"), ("decode", "\(run.decodeSteps)"),
             ("repetitions", "\(run.repetitions)"), ("chunk_size", "\(run.chunkSize)"),
             ("words_per_token", number(wordsPerToken)), ("words_per_token_source", quoted(wordsPerTokenSource)),

@@ -99,11 +99,13 @@ struct ModelFolderOption: ParsableArguments {
     @Option(name: .customLong("model"), help: ArgumentHelp("A Hugging Face MPT model folder (default: $STORYWRITER_MODEL).", valueName: "dir"))
     var folder: String?
 
+    @OptionGroup var weights: WeightsOption
+
     func load() throws -> StoryModel {
         guard let path = folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"], !path.isEmpty else {
             throw ManuscriptWorkflowError.modelNotGiven
         }
-        return try StoryModel(folder: URL(fileURLWithPath: (path as NSString).expandingTildeInPath))
+        return try StoryModel(folder: URL(fileURLWithPath: (path as NSString).expandingTildeInPath), weights: weights.precision)
     }
 }
 

@@ -33,6 +33,8 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "N"))
     var threads: Int?
 
+    @OptionGroup var weights: WeightsOption
+
     @OptionGroup var kvCache: KVCacheFlags
 
     @Flag(help: "Print one JSON object: {\"tokens\": N, \"mean_nll\": x, \"perplexity\": y}.")
@@ -47,7 +49,7 @@ struct PerplexityCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallel.threads = threads }
         do {
-            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model))
+            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: weights.precision)
             let tokenizer = try BPETokenizer(contentsOf: mptModel.checkpoint.tokenizerURL)
             let manuscript = try ManuscriptText.read(contentsOf: URL(fileURLWithPath: file))
             let allTokens = tokenizer.encode(manuscript.text)

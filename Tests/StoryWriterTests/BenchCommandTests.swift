@@ -50,6 +50,19 @@ import Weights
         #expect(abs(wordsPerMinute - tokensPerSecond * 60 * 48_201 / 71_884) < 1e-6 * wordsPerMinute)
     }
 
+    @Test func runsWithQ8WeightsAndSaysSo() throws {
+        let folder = try Fixtures.require(Fixtures.model("tiny-storywriter"))
+        let result = try bench(["--model", folder.path, "--context", "20", "--decode", "3", "--repetitions", "1", "--gemm-size", "64", "--weights", "q8", "--json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["weights"] as? String == "q8")
+        #expect((object["decode_tokens_per_second"] as? Double ?? 0) > 0)
+
+        let refused = try bench(["--model", folder.path, "--weights", "q3"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("q8"), "stderr: \(refused.stderr)")
+    }
+
     @Test func refusesAnUnknownCacheFormat() throws {
         let folder = try Fixtures.require(Fixtures.model("tiny-storywriter"))
         let result = try bench(["--model", folder.path, "--kv-cache", "f7"])

@@ -35,8 +35,8 @@ enum StoryWriterProcess {
         process.environment = environment
         let id = "storywriter-run-\(UUID().uuidString)"
         let out = logs.appendingPathComponent("\(id).out"), err = logs.appendingPathComponent("\(id).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         let startedAt = ContinuousClock.now
