@@ -117,14 +117,13 @@ ours() { # label, then storywriter bench arguments
 }
 ours "pp512 + tg32 f32" --model m124-fp32 --context 512 --decode 32
 ours "pp512 + tg32 bf16" --model m124-bf16 --context 512 --decode 32
+ours "tg32 q8 weights (from bf16)" --model m124-bf16 --context 0 --decode 32 --weights q8
 for depth in $DEPTHS; do
-    ours "pp512 f32 depth $depth f32 KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache f32
+    for format in f32 f16; do
+        ours "pp512 f32 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format"
+    done
 done
-for format in f16 q8; do
-    if "$STORYWRITER" bench --help | grep -qw -- "$format"; then
-        ours "pp512 f32 depth 4096 $format KV" --model m124-fp32 --context 512 --depth 4096 --decode 0 --kv-cache "$format"
-    fi
-done
+ours "pp512 f32 depth 4096 q8 KV" --model m124-fp32 --context 512 --depth 4096 --decode 0 --kv-cache q8
 
 # 8. One JSON object: machine, date, commands' results.
 {

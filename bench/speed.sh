@@ -10,7 +10,7 @@
 #
 # Environment: THREADS (default: all cores), REPS (default 3), DEEP (7B-shape depth, default 32768; it takes
 # long on 2 cores: DEEP_REPS, default 1), FORMATS (KV formats at depth, default "f32 f16 q8"),
-# STORYWRITER (a built binary; default: builds this package in release).
+# STORYWRITER (a built binary; default: builds this package in release), SHAPES (default "124m 7b").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +19,7 @@ REPS=${REPS:-3}
 DEEP=${DEEP:-32768}
 DEEP_REPS=${DEEP_REPS:-1}
 FORMATS=${FORMATS:-"f32 f16 q8"}
+SHAPES=${SHAPES:-"124m 7b"}
 mkdir -p "$WORK"
 cd "$WORK"
 log() { echo "[speed.sh] $*" >&2; }
@@ -50,13 +51,17 @@ run() { # label, then bench arguments; prints one JSON line
     printf '{"test": "%s", "date": "%s", "results": %s}\n' "$label" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$out"
 }
 
-run "124M f32 pp512+tg32" --model m124-fp32 --context 512 --decode 32 --repetitions "$REPS"
-run "124M bf16 pp512+tg32" --model m124-bf16 --context 512 --decode 32 --repetitions "$REPS"
-for depth in 4096 16384; do
-    for format in $FORMATS; do
-        run "124M f32 pp512 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format" --repetitions "$REPS"
+if [[ " $SHAPES " == *" 124m "* ]]; then
+    run "124M f32 pp512+tg32" --model m124-fp32 --context 512 --decode 32 --repetitions "$REPS"
+    run "124M bf16 pp512+tg32" --model m124-bf16 --context 512 --decode 32 --repetitions "$REPS"
+    run "124M bf16 tg32, q8 weights" --model m124-bf16 --context 0 --decode 32 --weights q8 --repetitions "$REPS"
+    for depth in 4096 16384; do
+        for format in $FORMATS; do
+            run "124M f32 pp512 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format" --repetitions "$REPS"
+        done
     done
-done
+fi
+[[ " $SHAPES " == *" 7b "* ]] || exit 0
 
 shallow=$(run "7B-shape 2 layers pp2048" --model m7b-2layers-bf16 --context 2048 --decode 0 --repetitions "$REPS")
 echo "$shallow"

@@ -1,28 +1,28 @@
 /// Eight-lane loads, stores and reductions shared by the element-wise kernels.
 public enum Vector {
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func load(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func load(_ pointer: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
         load(UnsafePointer(pointer))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func store(_ value: SIMD8<Float>, to pointer: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
     }
 
     /// Lane-wise maximum. (The standard library's generic pointwiseMax is not inlined and runs several times slower.)
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
         a.replacing(with: b, where: a .< b)
     }
 
     /// Lane-wise minimum.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func minimum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
         a.replacing(with: b, where: b .< a)
     }

@@ -33,28 +33,34 @@ public enum Widening {
     }
 
     /// bfloat16 is the top half of a float32.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func bfloat16Lanes(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
         unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: SIMD8<Float>.self)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func bfloat16(_ bits: UInt16) -> Float {
         Float(bitPattern: UInt32(bits) << 16)
     }
 
     /// IEEE half to float without F16C (the default x86-64 target lacks it): move exponent and mantissa
     /// into place and rescale by 2^112, which also handles subnormals exactly; then fix up inf/NaN and sign.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func float16Lanes(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
-        let wide = SIMD8<UInt32>(truncatingIfNeeded: bits)
-        let magnitude = unsafeBitCast((wide & 0x7fff) &<< 13, to: SIMD8<Float>.self) * 0x1p112
-        var result = unsafeBitCast(magnitude, to: SIMD8<UInt32>.self)
-        result.replace(with: result | 0x7f80_0000, where: (wide & 0x7c00) .== 0x7c00)
-        return unsafeBitCast(result | ((wide & 0x8000) &<< 16), to: SIMD8<Float>.self)
+        float16Lanes(widened: SIMD8<UInt32>(truncatingIfNeeded: bits))
     }
 
-    @inline(__always)
+    /// The same for halves already zero-extended to 32 bits. Inf/NaN (exponent 31) is found arithmetically,
+    /// not with a lane mask, which the compiler turns into a per-lane loop here.
+    @inlinable @inline(__always)
+    public static func float16Lanes(widened wide: SIMD8<UInt32>) -> SIMD8<Float> {
+        let magnitude = unsafeBitCast((wide & 0x7fff) &<< 13, to: SIMD8<Float>.self) * 0x1p112
+        let infinityOrNaN = ((wide & 0x7c00) &+ 0x0400) &>> 15
+        let exponentFix = (SIMD8<UInt32>() &- infinityOrNaN) & 0x7f80_0000
+        return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | exponentFix | ((wide & 0x8000) &<< 16), to: SIMD8<Float>.self)
+    }
+
+    @inlinable @inline(__always)
     public static func float16(_ bits: UInt16) -> Float {
         float16Lanes(SIMD8<UInt16>(repeating: bits))[0]
     }

@@ -8,8 +8,9 @@ import KVCache
 /// S = scale · Q·Kᵀ by sgemm, ALiBi bias, causal mask and the online-softmax update on S, then O += P·V by
 /// sgemm. Prefill chunks and single-token decode take the same path (decode is a chunk of one row).
 struct Attention {
-    /// Query rows per task: 64 rows × 128 keys of scores (32 KB) stay in L1/L2 next to the key and value tiles.
-    static let queryTile = 64
+    /// Query rows per task: 128 rows × 128 keys of scores (64 KB) stay in L2 next to the key and value tiles,
+    /// and the two GEMMs per block are large enough for OpenBLAS (64 rows measured 15% slower at depth 2,048).
+    static let queryTile = 128
 
     let layout: KVCacheLayout
     let slopes: [Float]

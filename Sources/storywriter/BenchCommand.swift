@@ -40,10 +40,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("kv-cache"), help: ArgumentHelp("KV cache block format: \(KVCacheFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
     var kvCache = KVCacheFormat.float32.rawValue
 
-    @OptionGroup var weights: WeightsOption
-
-    @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "T"))
-    var threads: Int?
+    @OptionGroup var engine: EngineOptions
 
     @Option(help: ArgumentHelp("A text whose tokens feed the model and whose words per token convert speeds to words/min.", valueName: "FILE"))
     var text: String?
@@ -66,18 +63,17 @@ struct BenchCommand: ParsableCommand {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1.") }
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be a positive number of tokens.") }
         guard gemmSize > 0 else { throw ValidationError("--gemm-size must be positive.") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         guard KVCacheFormat(rawValue: kvCache) != nil else {
             throw ValidationError("--kv-cache \(kvCache) is not a format; use one of: \(KVCacheFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
     }
 
     func run() throws {
-        if let threads { Parallel.threads = threads }
+        engine.applyThreads()
         let reporter = ProgressReporter()
         do {
-            if weights.precision == .q8 { reporter.update("encoding the weights as q8") }
-            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: weights.precision)
+            if engine.weights == .q8 { reporter.update("encoding the weights as q8") }
+            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: engine.weights)
             let configuration = mptModel.configuration
             let (source, wordsPerToken) = try textTokens(for: mptModel)
             let format = KVCacheFormat(rawValue: kvCache) ?? .float32
@@ -91,7 +87,7 @@ struct BenchCommand: ParsableCommand {
 
             let report = BenchReport(
                 modelPath: model, configuration: configuration,
-                weights: weights.precision == .q8 ? "q8" : try mptModel.checkpoint.tensor(MPTTensorName.wqkv(0)).dtype.rawValue,
+                weights: engine.weights == .q8 ? "q8" : try mptModel.checkpoint.tensor(MPTTensorName.wqkv(0)).dtype.rawValue,
                 kvCache: format.rawValue, threads: Parallel.threads, wordsPerToken: wordsPerToken,
                 wordsPerTokenSource: text ?? "gatsby", gemmSize: gemmSize, gemmPeak: peak,
                 kvCacheBytes: session.cache.residentBytes, peakResidentBytes: BenchmarkPeakMemory.residentBytes,

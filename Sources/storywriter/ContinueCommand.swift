@@ -99,13 +99,14 @@ struct ModelFolderOption: ParsableArguments {
     @Option(name: .customLong("model"), help: ArgumentHelp("A Hugging Face MPT model folder (default: $STORYWRITER_MODEL).", valueName: "dir"))
     var folder: String?
 
-    @OptionGroup var weights: WeightsOption
+    @OptionGroup var engine: EngineOptions
 
     func load() throws -> StoryModel {
         guard let path = folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"], !path.isEmpty else {
             throw ManuscriptWorkflowError.modelNotGiven
         }
-        return try StoryModel(folder: URL(fileURLWithPath: (path as NSString).expandingTildeInPath), weights: weights.precision)
+        engine.applyThreads()
+        return try StoryModel(folder: URL(fileURLWithPath: (path as NSString).expandingTildeInPath), weights: engine.weights)
     }
 }
 

@@ -30,10 +30,7 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Tokens per prefill chunk.", valueName: "N"))
     var chunkSize: Int = InferenceSession.defaultChunkSize
 
-    @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "N"))
-    var threads: Int?
-
-    @OptionGroup var weights: WeightsOption
+    @OptionGroup var engine: EngineOptions
 
     @OptionGroup var kvCache: KVCacheFlags
 
@@ -43,13 +40,12 @@ struct PerplexityCommand: ParsableCommand {
     func validate() throws {
         if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2: perplexity scores every token after the first.") }
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be a positive number of tokens.") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
     }
 
     func run() throws {
-        if let threads { Parallel.threads = threads }
+        engine.applyThreads()
         do {
-            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: weights.precision)
+            let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: engine.weights)
             let tokenizer = try BPETokenizer(contentsOf: mptModel.checkpoint.tokenizerURL)
             let manuscript = try ManuscriptText.read(contentsOf: URL(fileURLWithPath: file))
             let allTokens = tokenizer.encode(manuscript.text)
