@@ -19,7 +19,8 @@ public struct SessionStateStore: Sendable {
 
     static let magic = Array("SWSTATE\n".utf8)
     static let endMarker = Array("SWEND\n\r\n".utf8)
-    static let version: UInt64 = 1
+    /// 2: q8 and f16 tiles store each group's values interleaved for widening (see `Int8Blocks`, `Float16TileCodec`).
+    static let version: UInt64 = 2
 
     public init(model: MPTModel) throws {
         self.model = model

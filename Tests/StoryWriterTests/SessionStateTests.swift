@@ -71,5 +71,13 @@ import Testing
         try Data("not a state".utf8).write(to: file)
         let error = #expect(throws: SessionStateError.self) { try store.restore(from: file) }
         #expect(error.map { "\($0)".contains("not a StoryWriter state") } == true)
+
+        // A state of format 1 (q8 and f16 tiles in plain order) would decode to wrong values: it is refused.
+        var formatOne = bytes
+        let versionOffset = Array("SWSTATE\n".utf8).count
+        formatOne.replaceSubrange(versionOffset..<(versionOffset + 8), with: withUnsafeBytes(of: UInt64(1).littleEndian) { Data($0) })
+        try formatOne.write(to: file)
+        let old = #expect(throws: SessionStateError.self) { try store.restore(from: file) }
+        #expect(old.map { "\($0)".contains("another version of StoryWriter") } == true, "\(String(describing: old))")
     }
 }
