@@ -37,21 +37,21 @@ public enum Int8Blocks {
 
     /// Widens one encoded row of `count` values into float32.
     public static func decode(_ row: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
-        var group = row
+        var cursor = row
         var first = 0
-        while first + Self.group <= count {
-            let scale = group.loadUnaligned(as: Float.self)
-            let words = group.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
+        while first + group <= count {
+            let scale = cursor.loadUnaligned(as: Float.self)
+            let words = cursor.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
             for lane in 0..<4 {
                 Vector.store(lanes(words, lane) * scale, to: destination + first + lane * 8)
             }
-            group += groupBytes
-            first += Self.group
+            cursor += groupBytes
+            first += group
         }
         if first < count {
-            let scale = group.loadUnaligned(as: Float.self)
+            let scale = cursor.loadUnaligned(as: Float.self)
             for index in first..<count {
-                destination[index] = Float(group.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * scale
+                destination[index] = Float(cursor.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * scale
             }
         }
     }
@@ -60,25 +60,25 @@ public enum Int8Blocks {
     /// kernel for `--weights q8`, which streams 1.125 bytes per weight instead of bfloat16's 2.
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
         var total = SIMD8<Float>()
-        var group = row
+        var cursor = row
         var first = 0
-        while first + Self.group <= count {
-            let words = group.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
+        while first + group <= count {
+            let words = cursor.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
             let xs = x + first
             var products = lanes(words, 0) * Vector.load(xs)
             products += lanes(words, 1) * Vector.load(xs + 8)
             products += lanes(words, 2) * Vector.load(xs + 16)
             products += lanes(words, 3) * Vector.load(xs + 24)
-            total += products * group.loadUnaligned(as: Float.self)
-            group += groupBytes
-            first += Self.group
+            total += products * cursor.loadUnaligned(as: Float.self)
+            cursor += groupBytes
+            first += group
         }
         var tail: Float = 0
         if first < count {
             for index in first..<count {
-                tail += Float(group.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * x[index]
+                tail += Float(cursor.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * x[index]
             }
-            tail *= group.loadUnaligned(as: Float.self)
+            tail *= cursor.loadUnaligned(as: Float.self)
         }
         return total.sum() + tail
     }

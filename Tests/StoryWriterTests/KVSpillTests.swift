@@ -28,9 +28,10 @@ import Testing
         let nll = try spilled.perplexity(of: long.inputIDs).meanNLL
 
         // Bit-identical when run alone (and `spilledTilesReadBackBitForBit` checks the tiles exactly); tests running
-        // concurrently change OpenBLAS's thread count under the projections, which moves the last digits of any run,
-        // so the check allows 1e-7 relative (one misread block moves the NLL by far more).
-        #expect(abs(nll - expected) <= 1e-7 * expected, "\(format): \(nll) with spill, \(expected) without")
+        // concurrently change OpenBLAS's thread count under the projections, which moves the last digits of any run:
+        // 1.06e-7 relative was seen in a run of five suites at once, so 1e-6 is allowed. One misread block moves the
+        // NLL by orders of magnitude more (q4 against f32 alone is 3.5e-3).
+        #expect(abs(nll - expected) <= 1e-6 * expected, "\(format): \(nll) with spill, \(expected) without")
         #expect(spill.failure == nil)
         #expect(spill.spilledBlocks >= 40, "\(spill.summary)")
         // The budget, the block each layer is filling, and where each spilled tile lies in the file.
