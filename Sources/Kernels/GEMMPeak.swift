@@ -4,7 +4,7 @@ import Dispatch
 /// benchmark compares its achieved GFLOP/s against ("fraction of GEMM peak").
 public enum GEMMPeak {
     /// GFLOP/s of the fastest of `repetitions` square sgemm calls of `size`³ (2·size³ FLOPs each), after one
-    /// untimed warm-up call, with OpenBLAS on `Parallel.threads` threads.
+    /// untimed warm-up call, split over `Parallel.threads` workers as the model's own products are.
     public static func measure(size: Int = 2048, repetitions: Int = 4) -> Double {
         let n = max(1, size)
         let elements = n * n
@@ -22,11 +22,10 @@ public enum GEMMPeak {
             b[index] = Float(index % 1019) / 509.5 - 1
         }
         c.initialize(repeating: 0, count: elements)
-        BLAS.threads = Parallel.threads
         var best = Double.infinity
         for run in 0...max(1, repetitions) {
             let start = DispatchTime.now().uptimeNanoseconds
-            BLAS.sgemm(m: n, n: n, k: n, a: a, b: b, c: c)
+            BLAS.parallelSgemm(m: n, n: n, k: n, a: a, c: c) { columns, _ in UnsafePointer(b + columns.lowerBound * n) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             if run > 0 { best = min(best, seconds) }
         }

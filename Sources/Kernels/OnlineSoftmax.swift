@@ -18,14 +18,14 @@ public enum OnlineSoftmax {
         var tileMaximum = SIMD8<Float>(repeating: -.infinity)
         var index = 0
         while index + 8 <= visible {
-            let biased = Vector.load(scores + index) + slope * (start + Float(index) + offsets)
+            let biased = Vector.load(scores + index).addingProduct(start + Float(index) + offsets, slope)
             Vector.store(biased, to: scores + index)
             tileMaximum = Vector.maximum(tileMaximum, biased)
             index += 8
         }
-        var best = tileMaximum.max()
+        var best = Vector.largest(tileMaximum)
         while index < visible {
-            scores[index] += slope * (start + Float(index))
+            scores[index] = scores[index].addingProduct(slope, start + Float(index))
             best = max(best, scores[index])
             index += 1
         }

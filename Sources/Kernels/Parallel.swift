@@ -6,13 +6,11 @@ private let configuredThreads = Atomic<Int>(max(1, ProcessInfo.processInfo.activ
 
 /// Our own data-parallel loops (everything that is not a BLAS call), spread over a fixed set of workers.
 public enum Parallel {
-    /// Workers for our own loops and for OpenBLAS; all cores unless set (e.g. by `--threads`).
+    /// Workers for our own loops, which also split every matrix product; all cores unless set (e.g. by `--threads`).
     public static var threads: Int {
         get { configuredThreads.load(ordering: .relaxed) }
         set {
-            let count = max(1, newValue)
-            configuredThreads.store(count, ordering: .relaxed)
-            BLAS.threads = count
+            configuredThreads.store(max(1, newValue), ordering: .relaxed)
         }
     }
 

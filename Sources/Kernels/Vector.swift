@@ -27,6 +27,14 @@ public enum Vector {
         a.replacing(with: b, where: b .< a)
     }
 
+    /// The largest lane. (The standard library's `max()` is a generic call per use.)
+    @inlinable @inline(__always)
+    public static func largest(_ x: SIMD8<Float>) -> Float {
+        let four = x.lowHalf.replacing(with: x.highHalf, where: x.lowHalf .< x.highHalf)
+        let two = four.lowHalf.replacing(with: four.highHalf, where: four.lowHalf .< four.highHalf)
+        return Swift.max(two[0], two[1])
+    }
+
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var index = 0

@@ -19,12 +19,10 @@ public struct WeightMatrix: @unchecked Sendable {
         base + row * format.rowBytes(columns: columns)
     }
 
-    /// Widens rows `range` into `destination` (range.count × columns float32), in parallel.
+    /// Widens rows `range` into `destination` (range.count × columns float32), on the calling thread.
     public func widenRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        Parallel.forEachRange(range.count, minimumPerRange: max(1, 65_536 / max(columns, 1))) { part in
-            for index in part {
-                Widening.widen(row(range.lowerBound + index), format: format, count: columns, into: destination + index * columns)
-            }
+        for index in 0..<range.count {
+            Widening.widen(row(range.lowerBound + index), format: format, count: columns, into: destination + index * columns)
         }
     }
 }

@@ -4,20 +4,28 @@ import KVCache
 /// Causal multi-head attention with ALiBi over everything in the KV cache, computed block by block with a
 /// running softmax ("flash attention" order), so memory stays constant however long the book is.
 ///
-/// Work is split into tasks of (head, tile of `queryTile` query rows). Each task walks the cache's blocks:
-/// S = scale · Q·Kᵀ by sgemm, ALiBi bias, causal mask and the online-softmax update on S, then O += P·V by
-/// sgemm. Prefill chunks and single-token decode take the same path (decode is a chunk of one row).
+/// Each head is one task. It walks the cache's blocks once; each block's keys are turned to [headDim × keys]
+/// once and serve every tile of `queryTile` query rows: S = (scale · Q)·Kᵀ, the ALiBi bias, the causal mask
+/// and the online-softmax update on S, then O += P·V, both products by `TileProduct`. Prefill chunks and
+/// single-token decode take the same path (decode is a chunk of one row).
 struct Attention {
-    /// Query rows per task: 128 rows × 128 keys of scores (64 KB) stay in L2 next to the key and value tiles,
-    /// and the two GEMMs per block are large enough for OpenBLAS (64 rows measured 15% slower at depth 2,048).
-    static let queryTile = 128
+    /// Query rows per score tile: 126 rows × 128 keys of scores (63 KB) stay in L2 beside the key and value tiles.
+    static let queryTile = 21 * TileProduct.rowBlock
 
     let layout: KVCacheLayout
     let slopes: [Float]
     let scale: Float
 
-    /// Floats of scratch one worker needs: a score tile, a key tile, a value tile, and per-row max and sum.
-    var scratchPerWorker: Int { Self.queryTile * layout.blockSize + 2 * layout.tileElements + 2 * Self.queryTile }
+    /// Keys per block rounded up to whole column blocks of `TileProduct`; the padding keys are zero.
+    private var paddedBlockSize: Int { roundUp(layout.blockSize, to: TileProduct.columnBlock) }
+
+    /// Floats of scratch one worker needs for a chunk of `rows`: scaled queries and output accumulators of
+    /// the padded rows, per-row max and sum, the transposed keys, the decoded key and value tiles and a score tile.
+    func scratchPerWorker(rows: Int) -> Int {
+        let paddedRows = roundUp(rows, to: TileProduct.rowBlock)
+        return 2 * paddedRows * layout.headDim + 2 * paddedRows
+            + layout.headDim * paddedBlockSize + 2 * layout.tileElements + Self.queryTile * paddedBlockSize
+    }
 
     /// `queries`: rows × (heads·headDim) with row stride `queryStride` (the Q part of the QKV projection),
     /// for positions `firstPosition ..< firstPosition + rows`, whose keys and values are already in `cache`.
@@ -26,23 +34,17 @@ struct Attention {
         queries: UnsafePointer<Float>, queryStride: Int, rows: Int, firstPosition: Int,
         layer: Int, cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: ScratchBuffer
     ) throws {
-        let tiles = (rows + Self.queryTile - 1) / Self.queryTile
-        let workers = Parallel.threads
-        let perWorker = scratchPerWorker
+        guard rows > 0 else { return }
+        let workers = min(Parallel.threads, layout.heads)
+        let perWorker = scratchPerWorker(rows: rows)
         let memory = scratch.reserve(workers * perWorker)
         var failures = [Error?](repeating: nil, count: workers)
-        // Our workers already use every core; nested OpenBLAS threads would only oversubscribe them.
-        BLAS.threads = 1
-        defer { BLAS.threads = Parallel.threads }
         failures.withUnsafeMutableBufferPointer { failures in
-            Parallel.forEach(layout.heads * tiles) { task, worker in
+            Parallel.forEach(layout.heads) { head, worker in
                 guard failures[worker] == nil else { return }
-                let head = task % layout.heads
-                let firstRow = (task / layout.heads) * Self.queryTile
                 do {
-                    try attendTile(
-                        head: head, rows: firstRow..<min(rows, firstRow + Self.queryTile),
-                        queries: queries, queryStride: queryStride, firstPosition: firstPosition,
+                    try attendHead(
+                        head, queries: queries, queryStride: queryStride, rows: rows, firstPosition: firstPosition,
                         layer: layer, cache: cache, output: output, scratch: memory + worker * perWorker)
                 } catch {
                     failures[worker] = error
@@ -52,48 +54,73 @@ struct Attention {
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
     }
 
-    private func attendTile(
-        head: Int, rows: Range<Int>, queries: UnsafePointer<Float>, queryStride: Int, firstPosition: Int,
+    private func attendHead(
+        _ head: Int, queries: UnsafePointer<Float>, queryStride: Int, rows: Int, firstPosition: Int,
         layer: Int, cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) throws {
-        let headDim = layout.headDim, width = layout.width
-        let scores = scratch
-        let keyScratch = scores + Self.queryTile * layout.blockSize
+        let headDim = layout.headDim, keyStride = paddedBlockSize
+        let paddedRows = roundUp(rows, to: TileProduct.rowBlock)
+        let scaledQueries = scratch
+        let accumulators = scaledQueries + paddedRows * headDim
+        let maxima = accumulators + paddedRows * headDim
+        let sums = maxima + paddedRows
+        let transposedKeys = sums + paddedRows
+        let keyScratch = transposedKeys + headDim * keyStride
         let valueScratch = keyScratch + layout.tileElements
-        let maxima = valueScratch + layout.tileElements
-        let sums = maxima + Self.queryTile
-        let tileQueries = queries + rows.lowerBound * queryStride + head * headDim
-        let tileOutput = output + rows.lowerBound * width + head * headDim
-        let count = rows.count
-        maxima.update(repeating: -.infinity, count: count)
-        sums.update(repeating: 0, count: count)
-        for row in 0..<count { (tileOutput + row * width).update(repeating: 0, count: headDim) }
+        let scores = valueScratch + layout.tileElements
 
-        let lastPosition = firstPosition + rows.upperBound - 1
+        for row in 0..<rows {
+            let query = queries + row * queryStride + head * headDim
+            for index in 0..<headDim { scaledQueries[row * headDim + index] = scale * query[index] }
+        }
+        (scaledQueries + rows * headDim).update(repeating: 0, count: (paddedRows - rows) * headDim)
+        accumulators.update(repeating: 0, count: paddedRows * headDim)
+        maxima.update(repeating: -.infinity, count: rows)
+        sums.update(repeating: 0, count: rows)
+
+        let lastPosition = firstPosition + rows - 1
         for block in 0..<cache.blockCount(layer: layer) {
             let positions = cache.positions(layer: layer, block: block)
             guard positions.lowerBound <= lastPosition else { break }
-            let keyCount = min(positions.upperBound, lastPosition + 1) - positions.lowerBound
             let keys = try cache.keys(layer: layer, block: block, head: head, scratch: keyScratch)
-            BLAS.sgemm(
-                m: count, n: keyCount, k: headDim,
-                a: tileQueries, lda: queryStride, b: keys, ldb: headDim, transposeB: true,
-                c: scores, ldc: keyCount, alpha: scale)
-            for row in 0..<count {
-                let rescale = OnlineSoftmax.fold(
-                    scores + row * keyCount, count: keyCount,
-                    firstKey: positions.lowerBound, query: firstPosition + rows.lowerBound + row, slope: slopes[head],
-                    maximum: &maxima[row], sum: &sums[row])
-                if rescale != 1 { Vector.scale(tileOutput + row * width, count: headDim, by: rescale) }
-            }
+            Transpose.apply(keys, rows: positions.count, columns: headDim, into: transposedKeys, stride: keyStride)
             let values = try cache.values(layer: layer, block: block, head: head, scratch: valueScratch)
-            BLAS.sgemm(
-                m: count, n: headDim, k: keyCount,
-                a: scores, lda: keyCount, b: values, ldb: headDim,
-                c: tileOutput, ldc: width, beta: 1)
+
+            // Rows before the block's first position see none of it; start at the first tile that does.
+            let firstSeeing = max(0, positions.lowerBound - firstPosition)
+            var tileStart = firstSeeing / Self.queryTile * Self.queryTile
+            while tileStart < rows {
+                let tileRows = min(Self.queryTile, rows - tileStart)
+                let paddedTileRows = roundUp(tileRows, to: TileProduct.rowBlock)
+                let tileLastPosition = firstPosition + tileStart + tileRows - 1
+                let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound
+                let scoreStride = roundUp(keyCount, to: TileProduct.columnBlock)
+                TileProduct.multiply(
+                    m: paddedTileRows, n: scoreStride, k: headDim,
+                    a: scaledQueries + tileStart * headDim, lda: headDim, b: transposedKeys, ldb: keyStride,
+                    c: scores, ldc: scoreStride, accumulate: false)
+                for tileRow in 0..<tileRows {
+                    let row = tileStart + tileRow
+                    let rescale = OnlineSoftmax.fold(
+                        scores + tileRow * scoreStride, count: keyCount,
+                        firstKey: positions.lowerBound, query: firstPosition + row, slope: slopes[head],
+                        maximum: &maxima[row], sum: &sums[row])
+                    if rescale != 1 { Vector.scale(accumulators + row * headDim, count: headDim, by: rescale) }
+                }
+                // Padding rows' scores are zero (their queries are), so they add nothing to their accumulators.
+                TileProduct.multiply(
+                    m: paddedTileRows, n: headDim, k: keyCount,
+                    a: scores, lda: scoreStride, b: values, ldb: headDim,
+                    c: accumulators + tileStart * headDim, ldc: headDim, accumulate: true)
+                tileStart += Self.queryTile
+            }
         }
-        for row in 0..<count {
-            Vector.scale(tileOutput + row * width, count: headDim, by: 1 / sums[row])
+        for row in 0..<rows {
+            let normalizer = 1 / sums[row]
+            let source = accumulators + row * headDim, destination = output + row * layout.width + head * headDim
+            for index in 0..<headDim { destination[index] = source[index] * normalizer }
         }
     }
 }
+
+private func roundUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }

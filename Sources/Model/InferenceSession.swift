@@ -14,7 +14,7 @@ import Weights
 ///
 /// Perplexity and other scoring pass a `logits` callback to `prefill` to see every position's logits,
 /// one group of rows at a time (see `InferenceSession.perplexity`).
-/// Threads: `Parallel.threads` (module Kernels) sets the workers of our kernels and of OpenBLAS.
+/// Threads: `Parallel.threads` (module Kernels) sets the workers of every kernel, matrix products included.
 /// A session is not thread-safe; use one per thread (the model can be shared).
 public final class InferenceSession {
     public let model: MPTModel

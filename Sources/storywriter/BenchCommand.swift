@@ -14,7 +14,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure prefill and decode speed: tokens/s, words/min, GFLOP/s and the fraction of the GEMM peak.",
         discussion: """
-            First the machine's single-precision GEMM peak is measured (OpenBLAS sgemm, best of a few). Then \
+            First the machine's single-precision GEMM peak is measured (OpenBLAS sgemm split over the \
+            workers as the model's own products are, best of a few). Then \
             --depth tokens are prefilled into the KV cache (real work, timed separately), and each repetition \
             times a prefill of --context tokens after them and --decode single-token steps, after one untimed \
             warm-up; medians are reported. FLOPs count the weight matrices (2 per multiply-add) and causal \

@@ -9,7 +9,7 @@ struct EngineOptions: ParsableArguments {
         valueName: "precision"))
     var weights: WeightPrecision = .stored
 
-    @Option(help: ArgumentHelp("Threads for the kernels and OpenBLAS (default: all cores).", valueName: "N"))
+    @Option(help: ArgumentHelp("Threads for every kernel, matrix products included (default: all cores).", valueName: "N"))
     var threads: Int?
 
     func validate() throws {

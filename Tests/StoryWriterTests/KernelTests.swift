@@ -104,4 +104,38 @@ import Testing
             }
         }
     }
+
+    @Test(arguments: [false, true])
+    func tileProductMatchesANaiveProduct(accumulate: Bool) {
+        // Two whole column blocks and a 5-column remainder, two row blocks, strides wider than the rows.
+        let m = 2 * TileProduct.rowBlock, n = 2 * TileProduct.columnBlock + 5, k = 13
+        let lda = k + 3, ldb = n + 2, ldc = n + 1
+        let a = (0..<(m * lda)).map { Float(($0 * 29) % 17 - 8) / 4 }
+        let b = (0..<(k * ldb)).map { Float(($0 * 31) % 19 - 9) / 8 }
+        var c = (0..<(m * ldc)).map { Float($0 % 7) }
+        let before = c
+        TileProduct.multiply(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: ldc, accumulate: accumulate)
+        for row in 0..<m {
+            for column in 0..<ldc {
+                guard column < n else {
+                    #expect(c[row * ldc + column] == before[row * ldc + column], "past n is untouched")
+                    continue
+                }
+                let product = (0..<k).map { Double(a[row * lda + $0]) * Double(b[$0 * ldb + column]) }.reduce(0, +)
+                let expected = product + (accumulate ? Double(before[row * ldc + column]) : 0)
+                #expect(abs(Double(c[row * ldc + column]) - expected) < 1e-4, "row \(row) column \(column)")
+            }
+        }
+    }
+
+    @Test func transposeWritesColumnsAsRowsAndZeroPads() {
+        let rows = 5, columns = 3, stride = 8
+        let source = (0..<(rows * columns)).map(Float.init)
+        var destination = [Float](repeating: .nan, count: columns * stride)
+        Transpose.apply(source, rows: rows, columns: columns, into: &destination, stride: stride)
+        for column in 0..<columns {
+            #expect(Array(destination[(column * stride)..<(column * stride + rows)]) == (0..<rows).map { source[$0 * columns + column] })
+            #expect(destination[(column * stride + rows)..<((column + 1) * stride)].allSatisfy { $0 == 0 })
+        }
+    }
 }
