@@ -59,20 +59,23 @@ public enum Int8Blocks {
     /// The dot product of one encoded row with float32 `x`, without widening the row to memory: the decode
     /// kernel for `--weights q8`, which streams 1.125 bytes per weight instead of bfloat16's 2.
     public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var total = SIMD8<Float>()
+        // Two groups per step into two sums: one sum would wait on its own multiply-add every group.
+        var total = SIMD8<Float>(), other = SIMD8<Float>()
         var cursor = row
         var first = 0
-        while first + group <= count {
-            let words = cursor.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
-            let xs = x + first
-            var products = lanes(words, 0) * Vector.load(xs)
-            products += lanes(words, 1) * Vector.load(xs + 8)
-            products += lanes(words, 2) * Vector.load(xs + 16)
-            products += lanes(words, 3) * Vector.load(xs + 24)
-            total += products * cursor.loadUnaligned(as: Float.self)
+        while first + 2 * group <= count {
+            total = total.addingProduct(groupProducts(cursor, x + first), cursor.loadUnaligned(as: Float.self))
+            let next = cursor + groupBytes
+            other = other.addingProduct(groupProducts(next, x + first + group), next.loadUnaligned(as: Float.self))
+            cursor += 2 * groupBytes
+            first += 2 * group
+        }
+        if first + group <= count {
+            total = total.addingProduct(groupProducts(cursor, x + first), cursor.loadUnaligned(as: Float.self))
             cursor += groupBytes
             first += group
         }
+        total += other
         var tail: Float = 0
         if first < count {
             for index in first..<count {
@@ -81,6 +84,16 @@ public enum Int8Blocks {
             tail *= cursor.loadUnaligned(as: Float.self)
         }
         return total.sum() + tail
+    }
+
+    /// Σ code·x over one whole group at `group`, before its scale.
+    @inline(__always)
+    private static func groupProducts(_ group: UnsafeRawPointer, _ xs: UnsafePointer<Float>) -> SIMD8<Float> {
+        let words = group.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
+        var products = lanes(words, 0) * Vector.load(xs)
+        products = products.addingProduct(lanes(words, 1), Vector.load(xs + 8))
+        products = products.addingProduct(lanes(words, 2), Vector.load(xs + 16))
+        return products.addingProduct(lanes(words, 3), Vector.load(xs + 24))
     }
 
     /// Bytes of one whole group: its scale and 32 codes.

@@ -36,12 +36,12 @@ public enum MatrixVector {
         var even = SIMD8<Float>(), odd = SIMD8<Float>()
         var index = 0
         while index + 16 <= count {
-            even += lanes(row + index * width) * Vector.load(x + index)
-            odd += lanes(row + (index + 8) * width) * Vector.load(x + index + 8)
+            even = even.addingProduct(lanes(row + index * width), Vector.load(x + index))
+            odd = odd.addingProduct(lanes(row + (index + 8) * width), Vector.load(x + index + 8))
             index += 16
         }
         if index + 8 <= count {
-            even += lanes(row + index * width) * Vector.load(x + index)
+            even = even.addingProduct(lanes(row + index * width), Vector.load(x + index))
             index += 8
         }
         var total = (even + odd).sum()

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A weight matrix re-encoded as `q8` at load (`--weights q8`): owns its memory, 1.125 bytes per weight
 /// instead of bfloat16's 2, so decode, which streams every weight once per token, reads 44% fewer bytes.
 public final class QuantizedWeightMatrix: @unchecked Sendable {
@@ -7,7 +9,8 @@ public final class QuantizedWeightMatrix: @unchecked Sendable {
 
     public init(quantizing source: WeightMatrix) {
         let rowBytes = NumberFormat.q8.rowBytes(columns: source.columns)
-        storage = .allocate(byteCount: max(1, source.rows * rowBytes), alignment: 64)
+        storage = .allocate(byteCount: max(1, source.rows * rowBytes), alignment: 2 << 20)
+        _ = madvise(storage, max(1, source.rows * rowBytes), MADV_HUGEPAGE)
         let storage = storage
         Parallel.forEachRange(source.rows, minimumPerRange: 16) { rows in
             let widened = UnsafeMutablePointer<Float>.allocate(capacity: source.columns)

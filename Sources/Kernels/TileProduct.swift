@@ -3,38 +3,61 @@
 ///
 /// OpenBLAS spends a third of such small calls packing its inputs and clearing C; this kernel reads them in
 /// place, keeping a 6 × 16 block of C in twelve vector registers while it walks k (two B loads and six A
-/// broadcasts per twelve fused multiply-adds, so the FMA units, not the loads, set the pace).
+/// broadcasts per twelve fused multiply-adds, so the FMA units, not the loads, set the pace). Rows past the
+/// last whole block of six go one at a time.
 public enum TileProduct {
-    /// Rows of C per register block: callers pad A's and C's rows to a multiple of this.
+    /// Rows of C per register block.
     public static let rowBlock = 6
     /// Columns of C per register block; a narrower remainder is computed by a plain loop.
     public static let columnBlock = 16
 
-    /// `m` must be a multiple of `rowBlock`. With `accumulate`, adds to C instead of overwriting it.
+    /// With `accumulate`, adds to C instead of overwriting it.
     public static func multiply(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
-        precondition(m % rowBlock == 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && ldc >= n, "TileProduct: bad shape")
+        precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldb >= n && ldc >= n, "TileProduct: bad shape")
         let wholeColumns = n / columnBlock * columnBlock
         var row = 0
         while row < m {
+            let rows = m - row >= rowBlock ? rowBlock : 1
             var column = 0
             while column < wholeColumns {
-                block(k: k, a: a + row * lda, lda: lda, b: b + column, ldb: ldb, c: c + row * ldc + column, ldc: ldc, accumulate: accumulate)
+                let (aBlock, bBlock, cBlock) = (a + row * lda, b + column, c + row * ldc + column)
+                if rows == rowBlock {
+                    block(k: k, a: aBlock, lda: lda, b: bBlock, ldb: ldb, c: cBlock, ldc: ldc, accumulate: accumulate)
+                } else {
+                    singleRow(k: k, a: aBlock, b: bBlock, ldb: ldb, c: cBlock, accumulate: accumulate)
+                }
                 column += columnBlock
             }
-            for r in row..<(row + rowBlock) {
+            for r in row..<(row + rows) {
                 for column in wholeColumns..<n {
                     var total: Float = accumulate ? c[r * ldc + column] : 0
                     for p in 0..<k { total = total.addingProduct(a[r * lda + p], b[p * ldb + column]) }
                     c[r * ldc + column] = total
                 }
             }
-            row += rowBlock
+            row += rows
         }
+    }
+
+    @inline(__always)
+    private static func singleRow(
+        k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        var c0 = accumulate ? Vector.load(c) : SIMD8<Float>(), c1 = accumulate ? Vector.load(c + 8) : SIMD8<Float>()
+        var bRow = b
+        for p in 0..<k {
+            let x = SIMD8<Float>(repeating: a[p])
+            c0 = c0.addingProduct(x, Vector.load(bRow))
+            c1 = c1.addingProduct(x, Vector.load(bRow + 8))
+            bRow += ldb
+        }
+        Vector.store(c0, to: c)
+        Vector.store(c1, to: c + 8)
     }
 
     @inline(__always)

@@ -6,11 +6,14 @@ import KVCache
 ///
 /// Each head is one task. It walks the cache's blocks once; each block's keys are turned to [headDim × keys]
 /// once and serve every tile of `queryTile` query rows: S = (scale · Q)·Kᵀ, the ALiBi bias, the causal mask
-/// and the online-softmax update on S, then O += P·V, both products by `TileProduct`. Prefill chunks and
-/// single-token decode take the same path (decode is a chunk of one row).
+/// and the online-softmax update on S, then O += P·V, both products by `TileProduct`. A chunk of a few rows
+/// (decode is a chunk of one) skips the transpose and takes each row's scores as dot products with the keys.
 struct Attention {
     /// Query rows per score tile: 126 rows × 128 keys of scores (63 KB) stay in L2 beside the key and value tiles.
     static let queryTile = 21 * TileProduct.rowBlock
+    /// From this many rows on, transposing a block's keys (two memory operations per key value) costs less
+    /// than one dot product per row and key, whose horizontal sums cost about five operations each.
+    static let transposedKeysMinimumRows = 16
 
     let layout: KVCacheLayout
     let slopes: [Float]
@@ -19,11 +22,10 @@ struct Attention {
     /// Keys per block rounded up to whole column blocks of `TileProduct`; the padding keys are zero.
     private var paddedBlockSize: Int { roundUp(layout.blockSize, to: TileProduct.columnBlock) }
 
-    /// Floats of scratch one worker needs for a chunk of `rows`: scaled queries and output accumulators of
-    /// the padded rows, per-row max and sum, the transposed keys, the decoded key and value tiles and a score tile.
+    /// Floats of scratch one worker needs for a chunk of `rows`: scaled queries and output accumulators,
+    /// per-row max and sum, the transposed keys, the decoded key and value tiles and a score tile.
     func scratchPerWorker(rows: Int) -> Int {
-        let paddedRows = roundUp(rows, to: TileProduct.rowBlock)
-        return 2 * paddedRows * layout.headDim + 2 * paddedRows
+        2 * rows * layout.headDim + 2 * rows
             + layout.headDim * paddedBlockSize + 2 * layout.tileElements + Self.queryTile * paddedBlockSize
     }
 
@@ -59,12 +61,12 @@ struct Attention {
         layer: Int, cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) throws {
         let headDim = layout.headDim, keyStride = paddedBlockSize
-        let paddedRows = roundUp(rows, to: TileProduct.rowBlock)
+        let transposesKeys = rows >= Self.transposedKeysMinimumRows
         let scaledQueries = scratch
-        let accumulators = scaledQueries + paddedRows * headDim
-        let maxima = accumulators + paddedRows * headDim
-        let sums = maxima + paddedRows
-        let transposedKeys = sums + paddedRows
+        let accumulators = scaledQueries + rows * headDim
+        let maxima = accumulators + rows * headDim
+        let sums = maxima + rows
+        let transposedKeys = sums + rows
         let keyScratch = transposedKeys + headDim * keyStride
         let valueScratch = keyScratch + layout.tileElements
         let scores = valueScratch + layout.tileElements
@@ -73,8 +75,7 @@ struct Attention {
             let query = queries + row * queryStride + head * headDim
             for index in 0..<headDim { scaledQueries[row * headDim + index] = scale * query[index] }
         }
-        (scaledQueries + rows * headDim).update(repeating: 0, count: (paddedRows - rows) * headDim)
-        accumulators.update(repeating: 0, count: paddedRows * headDim)
+        accumulators.update(repeating: 0, count: rows * headDim)
         maxima.update(repeating: -.infinity, count: rows)
         sums.update(repeating: 0, count: rows)
 
@@ -83,7 +84,9 @@ struct Attention {
             let positions = cache.positions(layer: layer, block: block)
             guard positions.lowerBound <= lastPosition else { break }
             let keys = try cache.keys(layer: layer, block: block, head: head, scratch: keyScratch)
-            Transpose.apply(keys, rows: positions.count, columns: headDim, into: transposedKeys, stride: keyStride)
+            if transposesKeys {
+                Transpose.apply(keys, rows: positions.count, columns: headDim, into: transposedKeys, stride: keyStride)
+            }
             let values = try cache.values(layer: layer, block: block, head: head, scratch: valueScratch)
 
             // Rows before the block's first position see none of it; start at the first tile that does.
@@ -91,14 +94,20 @@ struct Attention {
             var tileStart = firstSeeing / Self.queryTile * Self.queryTile
             while tileStart < rows {
                 let tileRows = min(Self.queryTile, rows - tileStart)
-                let paddedTileRows = roundUp(tileRows, to: TileProduct.rowBlock)
                 let tileLastPosition = firstPosition + tileStart + tileRows - 1
                 let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound
                 let scoreStride = roundUp(keyCount, to: TileProduct.columnBlock)
-                TileProduct.multiply(
-                    m: paddedTileRows, n: scoreStride, k: headDim,
-                    a: scaledQueries + tileStart * headDim, lda: headDim, b: transposedKeys, ldb: keyStride,
-                    c: scores, ldc: scoreStride, accumulate: false)
+                let tileQueries = scaledQueries + tileStart * headDim
+                if transposesKeys {
+                    TileProduct.multiply(
+                        m: tileRows, n: scoreStride, k: headDim, a: tileQueries, lda: headDim,
+                        b: transposedKeys, ldb: keyStride, c: scores, ldc: scoreStride, accumulate: false)
+                } else {
+                    let keyRows = WeightMatrix(rows: keyCount, columns: headDim, format: .float32, base: UnsafeRawPointer(keys))
+                    for tileRow in 0..<tileRows {
+                        MatrixVector.apply(keyRows, to: tileQueries + tileRow * headDim, into: scores + tileRow * scoreStride, accumulate: false)
+                    }
+                }
                 for tileRow in 0..<tileRows {
                     let row = tileStart + tileRow
                     let rescale = OnlineSoftmax.fold(
@@ -107,9 +116,8 @@ struct Attention {
                         maximum: &maxima[row], sum: &sums[row])
                     if rescale != 1 { Vector.scale(accumulators + row * headDim, count: headDim, by: rescale) }
                 }
-                // Padding rows' scores are zero (their queries are), so they add nothing to their accumulators.
                 TileProduct.multiply(
-                    m: paddedTileRows, n: headDim, k: keyCount,
+                    m: tileRows, n: headDim, k: keyCount,
                     a: scores, lda: scoreStride, b: values, ldb: headDim,
                     c: accumulators + tileStart * headDim, ldc: headDim, accumulate: true)
                 tileStart += Self.queryTile

@@ -107,8 +107,8 @@ import Testing
 
     @Test(arguments: [false, true])
     func tileProductMatchesANaiveProduct(accumulate: Bool) {
-        // Two whole column blocks and a 5-column remainder, two row blocks, strides wider than the rows.
-        let m = 2 * TileProduct.rowBlock, n = 2 * TileProduct.columnBlock + 5, k = 13
+        // Two whole column blocks and a 5-column remainder, a row block and two single rows, strides wider than the rows.
+        let m = TileProduct.rowBlock + 2, n = 2 * TileProduct.columnBlock + 5, k = 13
         let lda = k + 3, ldb = n + 2, ldc = n + 1
         let a = (0..<(m * lda)).map { Float(($0 * 29) % 17 - 8) / 4 }
         let b = (0..<(k * ldb)).map { Float(($0 * 31) % 19 - 9) / 8 }
