@@ -33,18 +33,21 @@ public enum MatrixVector {
         _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, width: Int,
         lanes: (UnsafeRawPointer) -> SIMD8<Float>, scalar: (UnsafeRawPointer) -> Float
     ) -> Float {
-        var even = SIMD8<Float>(), odd = SIMD8<Float>()
+        // Four sums, so four loads are in flight per row while each sum waits on its own multiply-add.
+        var first = SIMD8<Float>(), second = SIMD8<Float>(), third = SIMD8<Float>(), fourth = SIMD8<Float>()
         var index = 0
-        while index + 16 <= count {
-            even = even.addingProduct(lanes(row + index * width), Vector.load(x + index))
-            odd = odd.addingProduct(lanes(row + (index + 8) * width), Vector.load(x + index + 8))
-            index += 16
+        while index + 32 <= count {
+            first = first.addingProduct(lanes(row + index * width), Vector.load(x + index))
+            second = second.addingProduct(lanes(row + (index + 8) * width), Vector.load(x + index + 8))
+            third = third.addingProduct(lanes(row + (index + 16) * width), Vector.load(x + index + 16))
+            fourth = fourth.addingProduct(lanes(row + (index + 24) * width), Vector.load(x + index + 24))
+            index += 32
         }
-        if index + 8 <= count {
-            even = even.addingProduct(lanes(row + index * width), Vector.load(x + index))
+        while index + 8 <= count {
+            first = first.addingProduct(lanes(row + index * width), Vector.load(x + index))
             index += 8
         }
-        var total = (even + odd).sum()
+        var total = ((first + second) + (third + fourth)).sum()
         while index < count {
             total += scalar(row + index * width) * x[index]
             index += 1
