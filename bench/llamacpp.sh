@@ -89,7 +89,9 @@ json.dump(config, open(sys.argv[2], "w"), indent=1)
     fi
 done
 
-# 6. llama-bench: 2 threads, flash attention, pp512 (at depths, f16 and q8_0 KV) and tg32.
+# 6. Both engines, each test run by llama.cpp and then at once by storywriter, so that the machine's drift over
+#    the minutes of a run falls on both alike. As llama-bench does, prefill (pp512) and decode (tg32) are separate
+#    tests, and decode starts from an empty cache.
 runs=()
 llama() { # label, then llama-bench arguments
     local label=$1; shift
@@ -98,16 +100,6 @@ llama() { # label, then llama-bench arguments
     out=$("$BENCH_BIN" -t "$THREADS" -fa 1 -r "$REPS" -o json "$@")
     runs+=("{\"engine\": \"llama.cpp\", \"test\": \"$label\", \"results\": $out}")
 }
-llama "pp512 f32" -m m124-f32.gguf -p 512 -n 0
-llama "pp512 bf16" -m m124-bf16.gguf -p 512 -n 0
-llama "tg32 f32" -m m124-f32.gguf -p 0 -n 32
-llama "tg32 bf16" -m m124-bf16.gguf -p 0 -n 32
-for depth in $DEPTHS; do
-    llama "pp512 f32 depth $depth f16 KV" -m m124-f32.gguf -p 512 -n 0 -d "$depth" -ctk f16 -ctv f16
-done
-llama "pp512 f32 depth 4096 q8_0 KV" -m m124-f32.gguf -p 512 -n 0 -d 4096 -ctk q8_0 -ctv q8_0
-
-# 7. storywriter bench on the same checkpoints.
 ours() { # label, then storywriter bench arguments
     local label=$1; shift
     log "storywriter bench $label: $*"
@@ -115,17 +107,25 @@ ours() { # label, then storywriter bench arguments
     out=$("$STORYWRITER" bench --threads "$THREADS" --repetitions "$REPS" --json "$@")
     runs+=("{\"engine\": \"storywriter\", \"test\": \"$label\", \"results\": $out}")
 }
-ours "pp512 + tg32 f32" --model m124-fp32 --context 512 --decode 32
-ours "pp512 + tg32 bf16" --model m124-bf16 --context 512 --decode 32
+llama "pp512 f32" -m m124-f32.gguf -p 512 -n 0
+ours "pp512 f32" --model m124-fp32 --context 512 --decode 0
+llama "pp512 bf16" -m m124-bf16.gguf -p 512 -n 0
+ours "pp512 bf16" --model m124-bf16 --context 512 --decode 0
+llama "tg32 f32" -m m124-f32.gguf -p 0 -n 32
+ours "tg32 f32" --model m124-fp32 --context 0 --decode 32
+llama "tg32 bf16" -m m124-bf16.gguf -p 0 -n 32
+ours "tg32 bf16" --model m124-bf16 --context 0 --decode 32
 ours "tg32 q8 weights (from bf16)" --model m124-bf16 --context 0 --decode 32 --weights q8
 for depth in $DEPTHS; do
+    llama "pp512 f32 depth $depth f16 KV" -m m124-f32.gguf -p 512 -n 0 -d "$depth" -ctk f16 -ctv f16
     for format in f32 f16; do
         ours "pp512 f32 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format"
     done
 done
+llama "pp512 f32 depth 4096 q8_0 KV" -m m124-f32.gguf -p 512 -n 0 -d 4096 -ctk q8_0 -ctv q8_0
 ours "pp512 f32 depth 4096 q8 KV" --model m124-fp32 --context 512 --depth 4096 --decode 0 --kv-cache q8
 
-# 8. One JSON object: machine, date, commands' results.
+# 7. One JSON object: machine, date, commands' results.
 {
     printf '{"date": "%s", "machine": "%s", "cpu": "%s", "threads": %s, "llama_cpp_python": "%s", "runs": [' \
         "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
