@@ -29,8 +29,8 @@ public enum BLAS {
     }
 
     /// The same product with Bᵀ (B[n×k], as weights are stored), its n output columns split into one
-    /// contiguous slice of whole 16-column strips per worker (at most `threads`). `prepare(columns, worker)` runs on the worker before its slice is
-    /// multiplied and returns the B rows to use for those columns (e.g. a widened copy), with their stride.
+    /// contiguous slice of whole 16-column strips per worker. `prepare(columns, worker)` runs on the worker
+    /// before its slice is multiplied and returns B's rows for those columns (e.g. a widened copy), k floats apart.
     public static func parallelSgemm(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>,
