@@ -11,8 +11,9 @@ public final class QuantizedWeightMatrix: @unchecked Sendable {
         let rowBytes = NumberFormat.q8.rowBytes(columns: source.columns)
         // Decode streams every weight once per token: 2 MB pages (where the kernel grants them) spare it
         // a TLB miss every 4 KB.
-        storage = .allocate(byteCount: max(1, source.rows * rowBytes), alignment: 2 << 20)
-        _ = madvise(storage, max(1, source.rows * rowBytes), MADV_HUGEPAGE)
+        let byteCount = max(1, source.rows * rowBytes)
+        storage = .allocate(byteCount: byteCount, alignment: 2 << 20)
+        _ = madvise(storage, byteCount, MADV_HUGEPAGE)
         let storage = storage
         Parallel.forEachRange(source.rows, minimumPerRange: 16) { rows in
             let widened = UnsafeMutablePointer<Float>.allocate(capacity: source.columns)
