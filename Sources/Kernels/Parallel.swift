@@ -1,8 +1,8 @@
-import Dispatch
 import Foundation
 import Synchronization
 
 private let configuredThreads = Atomic<Int>(max(1, ProcessInfo.processInfo.activeProcessorCount))
+private let sharedPool = Mutex<WorkerPool?>(nil)
 
 /// Our own data-parallel loops (everything that is not a BLAS call), spread over a fixed set of workers.
 public enum Parallel {
@@ -15,20 +15,15 @@ public enum Parallel {
     }
 
     /// Runs `body(task, worker)` for every task in 0..<count. Tasks are dealt round-robin to at most
-    /// `threads` workers, so callers can keep one scratch buffer per worker index.
+    /// `threads` workers, so callers can keep one scratch buffer per worker index. A call made while
+    /// another is running (from a task, or from another thread) runs its tasks inline as worker 0.
     public static func forEach(_ count: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         let workers = min(threads, count)
-        if workers <= 1 {
-            for task in 0..<count { body(task, 0) }
-            return
+        let ranInPool = workers > 1 && pool(threads: workers).run(participants: workers) { worker in
+            for task in stride(from: worker, to: count, by: workers) { body(task, worker) }
         }
-        // The body runs only while concurrentPerform blocks here; callers share pointers whose bounds the
-        // kernels own, which Sendable checking cannot see.
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for task in stride(from: worker, to: count, by: workers) { shared.value(task, worker) }
-            }
+        if !ranInPool {
+            for task in 0..<count { body(task, 0) }
         }
     }
 
@@ -41,9 +36,14 @@ public enum Parallel {
             body((index * count / ranges)..<((index + 1) * count / ranges))
         }
     }
-}
 
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+    /// The pool, started on first use and replaced by a larger one if `threads` grows.
+    private static func pool(threads: Int) -> WorkerPool {
+        sharedPool.withLock { pool in
+            if let pool, pool.threads >= threads { return pool }
+            let larger = WorkerPool(threads: threads)
+            pool = larger
+            return larger
+        }
+    }
 }
