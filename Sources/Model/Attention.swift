@@ -98,10 +98,20 @@ struct Attention {
                 let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound
                 let scoreStride = roundUp(keyCount, to: TileProduct.columnBlock)
                 let tileQueries = scaledQueries + tileStart * headDim
+                // A tile across the causal diagonal goes a register block of rows at a time, each only as far
+                // as its last row sees: the masked triangle is a quarter of the products at depth 0.
+                let crossesDiagonal = firstPosition + tileStart < positions.lowerBound + keyCount - 1
+                let groupRows = crossesDiagonal ? TileProduct.rowBlock : tileRows
+                let groupKeys = { (group: Int) in
+                    max(0, min(keyCount, firstPosition + tileStart + min(tileRows, group + groupRows) - positions.lowerBound))
+                }
                 if transposesKeys {
-                    TileProduct.multiply(
-                        m: tileRows, n: scoreStride, k: headDim, a: tileQueries, lda: headDim,
-                        b: transposedKeys, ldb: keyStride, c: scores, ldc: scoreStride, accumulate: false)
+                    for group in stride(from: 0, to: tileRows, by: groupRows) {
+                        TileProduct.multiply(
+                            m: min(groupRows, tileRows - group), n: roundUp(groupKeys(group), to: TileProduct.columnBlock),
+                            k: headDim, a: tileQueries + group * headDim, lda: headDim,
+                            b: transposedKeys, ldb: keyStride, c: scores + group * scoreStride, ldc: scoreStride, accumulate: false)
+                    }
                 } else {
                     let keyRows = WeightMatrix(rows: keyCount, columns: headDim, format: .float32, base: UnsafeRawPointer(keys))
                     for tileRow in 0..<tileRows {
@@ -116,10 +126,12 @@ struct Attention {
                         maximum: &maxima[row], sum: &sums[row])
                     if rescale != 1 { Vector.scale(accumulators + row * headDim, count: headDim, by: rescale) }
                 }
-                TileProduct.multiply(
-                    m: tileRows, n: headDim, k: keyCount,
-                    a: scores, lda: scoreStride, b: values, ldb: headDim,
-                    c: accumulators + tileStart * headDim, ldc: headDim, accumulate: true)
+                for group in stride(from: 0, to: tileRows, by: groupRows) {
+                    TileProduct.multiply(
+                        m: min(groupRows, tileRows - group), n: headDim, k: groupKeys(group),
+                        a: scores + group * scoreStride, lda: scoreStride, b: values, ldb: headDim,
+                        c: accumulators + (tileStart + group) * headDim, ldc: headDim, accumulate: true)
+                }
                 tileStart += Self.queryTile
             }
         }
