@@ -19,8 +19,6 @@ import Weights
 public final class InferenceSession {
     public let model: MPTModel
     public let cache: KVCache
-    /// What attention computed and skipped so far.
-    public let attentionStatistics = AttentionStatistics()
     /// Every token the session has consumed, in order; `position` of them.
     public private(set) var tokens: [Int]
 
@@ -59,8 +57,7 @@ public final class InferenceSession {
         self.cache = cache
         self.tokens = tokens
         let configuration = model.configuration
-        let attention = Attention(
-            layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale, statistics: attentionStatistics)
+        let attention = Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
         blocks = model.blocks.enumerated().map { layer, weights in
             MPTBlock(weights: weights, layer: layer, configuration: configuration, attention: attention)
         }
