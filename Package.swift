@@ -25,9 +25,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .target(name: "Tokenizer", swiftSettings: engineSettings),
         .target(name: "Weights", swiftSettings: engineSettings),
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: engineSettings),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: engineSettings),
         .target(name: "KVCache", dependencies: ["Kernels", "CLZ4"], swiftSettings: engineSettings),
         .target(name: "Model", dependencies: ["Weights", "Kernels", "KVCache"], swiftSettings: engineSettings),
         .target(name: "Generation", dependencies: ["Model", "Tokenizer"], swiftSettings: engineSettings),

@@ -14,13 +14,13 @@ public enum MatrixVector {
     private static func dot(_ row: UnsafeRawPointer, format: NumberFormat, _ x: UnsafePointer<Float>, count: Int) -> Float {
         switch format {
         case .float32:
-            return dot(row, x, count: count, width: 4, lanes: { $0.loadUnaligned(as: SIMD8<Float>.self) }, scalar: { $0.loadUnaligned(as: Float.self) })
+            return dot(row, x, count: count, width: 4, prefetch: false, lanes: { $0.loadUnaligned(as: SIMD8<Float>.self) }, scalar: { $0.loadUnaligned(as: Float.self) })
         case .bfloat16:
-            return dot(row, x, count: count, width: 2,
+            return dot(row, x, count: count, width: 2, prefetch: true,
                        lanes: { Widening.bfloat16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
                        scalar: { Widening.bfloat16($0.loadUnaligned(as: UInt16.self)) })
         case .float16:
-            return dot(row, x, count: count, width: 2,
+            return dot(row, x, count: count, width: 2, prefetch: true,
                        lanes: { Widening.float16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
                        scalar: { Widening.float16($0.loadUnaligned(as: UInt16.self)) })
         case .q8:
@@ -30,13 +30,14 @@ public enum MatrixVector {
 
     @inline(__always)
     private static func dot(
-        _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, width: Int,
+        _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, width: Int, prefetch: Bool,
         lanes: (UnsafeRawPointer) -> SIMD8<Float>, scalar: (UnsafeRawPointer) -> Float
     ) -> Float {
         // Four sums, so four loads are in flight per row while each sum waits on its own multiply-add.
         var first = SIMD8<Float>(), second = SIMD8<Float>(), third = SIMD8<Float>(), fourth = SIMD8<Float>()
         var index = 0
         while index + 32 <= count {
+            if prefetch { Prefetch.ahead(of: row + index * width) }
             first = first.addingProduct(lanes(row + index * width), Vector.load(x + index))
             second = second.addingProduct(lanes(row + (index + 8) * width), Vector.load(x + index + 8))
             third = third.addingProduct(lanes(row + (index + 16) * width), Vector.load(x + index + 16))
