@@ -21,6 +21,12 @@ public struct SessionStateStore: Sendable {
     static let endMarker = Array("SWEND\n\r\n".utf8)
     /// 2: q8 and f16 tiles store each group's values interleaved for widening (see `Int8Blocks`, `Float16TileCodec`).
     static let version: UInt64 = 2
+    /// Sorted keys, so the same session always makes the same file.
+    static var headerEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
 
     public init(model: MPTModel) throws {
         self.model = model
@@ -36,7 +42,7 @@ public struct SessionStateStore: Sendable {
         do {
             defer { try? handle.close() }
             let writer = BinaryWriter(handle: handle)
-            let header = try JSONEncoder().encode(Header(model: fingerprint, tokens: session.tokens.count, cacheFormat: session.cache.format.rawValue))
+            let header = try Self.headerEncoder.encode(Header(model: fingerprint, tokens: session.tokens.count, cacheFormat: session.cache.format.rawValue))
             try writer.write(Self.magic)
             try writer.write(Self.version)
             try writer.write(UInt64(header.count))
