@@ -28,26 +28,37 @@ public enum BLAS {
         )
     }
 
-    /// The same product with Bᵀ (B[n×k], as weights are stored), its n output columns split into one
-    /// contiguous slice of whole 16-column strips per worker. `prepare(columns, worker)` runs on the worker
-    /// before its slice is multiplied and returns B's rows for those columns (e.g. a widened copy), k floats apart.
+    /// The same product with Bᵀ (B[n×k], as weights are stored), spread over our workers in a way that never
+    /// depends on how many there are, so `--threads` changes the speed and not one bit of the result.
+    ///
+    /// OpenBLAS's edge kernels round differently depending on where a call's columns begin, so the columns are
+    /// always cut into the same two halves (whole 16-column strips). Its rows, which it rounds the same way in any
+    /// bands that start at a multiple of 48, are what spreads the halves over more workers.
     public static func parallelSgemm(
         m: Int, n: Int, k: Int,
-        a: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int? = nil, beta: Float = 0,
-        b prepare: (_ columns: Range<Int>, _ worker: Int) -> UnsafePointer<Float>
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil, beta: Float = 0
     ) {
         guard m > 0, n > 0 else { return }
         let strips = (n + 15) / 16
-        let slices = max(1, min(Parallel.threads, strips))
-        Parallel.forEach(slices) { slice, worker in
-            let columns = min(n, slice * strips / slices * 16)..<min(n, (slice + 1) * strips / slices * 16)
-            guard !columns.isEmpty else { return }
+        let halves = strips >= 2 ? 2 : 1
+        let threads = Parallel.threads
+        let bands = threads.isMultiple(of: halves) ? threads / halves : threads
+        let rowGroups = (m + bandAlignment - 1) / bandAlignment
+        Parallel.forEach(halves * bands) { task, _ in
+            let (half, band) = task.quotientAndRemainder(dividingBy: bands)
+            let columns = min(n, half * strips / halves * 16)..<min(n, (half + 1) * strips / halves * 16)
+            let rows = min(m, band * rowGroups / bands * bandAlignment)..<min(m, (band + 1) * rowGroups / bands * bandAlignment)
+            guard !columns.isEmpty, !rows.isEmpty else { return }
             sgemm(
-                m: m, n: columns.count, k: k, a: a, b: prepare(columns, worker), transposeB: true,
-                c: c + columns.lowerBound, ldc: ldc ?? n, beta: beta)
+                m: rows.count, n: columns.count, k: k, a: a + rows.lowerBound * k, b: b + columns.lowerBound * k, transposeB: true,
+                c: c + rows.lowerBound * (ldc ?? n) + columns.lowerBound, ldc: ldc ?? n, beta: beta)
         }
     }
+
+    /// Row bands start at multiples of this: a multiple of every register-block height OpenBLAS's sgemm
+    /// kernels use (4, 6, 8, 12, 16), so a band's rows meet the same kernels as in one undivided call.
+    private static let bandAlignment = 48
 }
 
 /// Evaluated once, before the first product.

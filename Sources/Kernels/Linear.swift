@@ -1,11 +1,10 @@
 /// The linear layer y = x · Wᵀ (W stored [outputs × inputs] as in PyTorch), the one entry point for every
-/// weight product in the model. Each worker takes a slice of W's rows: float32 rows go straight to sgemm;
-/// 16-bit and q8 rows are widened one panel at a time (bounded scratch, never the whole matrix) and each panel
-/// multiplied by sgemm. A single input row (decode) uses the matrix-vector kernel, which reads the stored
-/// format directly.
+/// weight product in the model. Float32 weights go straight to sgemm; 16-bit and q8 rows are widened one panel
+/// at a time (bounded scratch, never the whole matrix), by all workers, and each panel multiplied by sgemm.
+/// A single input row (decode) uses the matrix-vector kernel, which reads the stored format directly.
 public enum Linear {
-    /// Floats of widened weights per panel, over all workers (16 MB): large enough for efficient GEMMs,
-    /// small enough to stay bounded at 7B.
+    /// Floats of widened weights per panel (16 MB): large enough for efficient GEMMs, small enough to stay
+    /// bounded at 7B.
     public static let panelElements = 1 << 22
 
     /// y[m × W.rows] = x[m × W.columns] · Wᵀ, or y += … with `accumulate` (used for residual connections).
@@ -21,25 +20,19 @@ public enum Linear {
         let beta: Float = accumulate ? 1 : 0
         let k = weight.columns
         if weight.format == .float32 {
-            let stored = weight.base.assumingMemoryBound(to: Float.self)
-            BLAS.parallelSgemm(m: m, n: weight.rows, k: k, a: x, c: y, beta: beta) { columns, _ in
-                stored + columns.lowerBound * k
-            }
+            BLAS.parallelSgemm(m: m, n: weight.rows, k: k, a: x, b: weight.base.assumingMemoryBound(to: Float.self), c: y, beta: beta)
             return
         }
-        let workers = Parallel.threads
-        // Whole 16-row strips, so each worker's slice of a panel fits its part of the scratch.
-        let panelRows = max(16, panelElements / workers / max(k, 1) / 16 * 16)
-        let panels = scratch.reserve(workers * panelRows * k)
+        // The panel's width depends on k alone: where the products' columns begin must not depend on --threads.
+        let panelRows = max(16, panelElements / max(k, 1) / 16 * 16)
+        let panel = scratch.reserve(panelRows * k)
         var first = 0
         while first < weight.rows {
-            let count = min(panelRows * workers, weight.rows - first)
-            BLAS.parallelSgemm(m: m, n: count, k: k, a: x, c: y + first, ldc: weight.rows, beta: beta) { columns, worker in
-                precondition(columns.count <= panelRows, "Linear: a worker's slice outgrew its panel")
-                let panel = panels + worker * panelRows * k
-                weight.widenRows((first + columns.lowerBound)..<(first + columns.upperBound), into: panel)
-                return UnsafePointer(panel)
+            let count = min(panelRows, weight.rows - first)
+            Parallel.forEachRange(count, minimumPerRange: 16) { rows in
+                weight.widenRows((first + rows.lowerBound)..<(first + rows.upperBound), into: panel + rows.lowerBound * k)
             }
+            BLAS.parallelSgemm(m: m, n: count, k: k, a: x, b: panel, c: y + first, ldc: weight.rows, beta: beta)
             first += count
         }
     }
