@@ -35,6 +35,23 @@ public enum Vector {
         return Swift.max(two[0], two[1])
     }
 
+    /// The Euclidean length of `x`.
+    public static func norm(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var index = 0
+        while index + 8 <= count {
+            let values = load(x + index)
+            lanes = lanes.addingProduct(values, values)
+            index += 8
+        }
+        var total = lanes.sum()
+        while index < count {
+            total = total.addingProduct(x[index], x[index])
+            index += 1
+        }
+        return total.squareRoot()
+    }
+
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var index = 0

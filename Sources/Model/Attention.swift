@@ -23,9 +23,9 @@ struct Attention {
     private var paddedBlockSize: Int { roundUp(layout.blockSize, to: TileProduct.columnBlock) }
 
     /// Floats of scratch one worker needs for a chunk of `rows`: scaled queries and output accumulators,
-    /// per-row max and sum, the transposed keys, the decoded key and value tiles and a score tile.
+    /// per-row max, sum and query length, the transposed keys, the decoded key and value tiles and a score tile.
     func scratchPerWorker(rows: Int) -> Int {
-        2 * rows * layout.headDim + 2 * rows
+        2 * rows * layout.headDim + 3 * rows
             + layout.headDim * paddedBlockSize + 2 * layout.tileElements + Self.queryTile * paddedBlockSize
     }
 
@@ -66,7 +66,8 @@ struct Attention {
         let accumulators = scaledQueries + rows * headDim
         let maxima = accumulators + rows * headDim
         let sums = maxima + rows
-        let transposedKeys = sums + rows
+        let queryNorms = sums + rows
+        let transposedKeys = queryNorms + rows
         let keyScratch = transposedKeys + headDim * keyStride
         let valueScratch = keyScratch + layout.tileElements
         let scores = valueScratch + layout.tileElements
@@ -74,25 +75,43 @@ struct Attention {
         for row in 0..<rows {
             let query = queries + row * queryStride + head * headDim
             for index in 0..<headDim { scaledQueries[row * headDim + index] = scale * query[index] }
+            queryNorms[row] = Vector.norm(scaledQueries + row * headDim, count: headDim)
         }
         accumulators.update(repeating: 0, count: rows * headDim)
         maxima.update(repeating: -.infinity, count: rows)
         sums.update(repeating: 0, count: rows)
 
+        // Newest block first: the nearest keys set each row's maximum early, so that distant blocks can be
+        // seen to be negligible (`DistantKeys`) before they are read.
         let lastPosition = firstPosition + rows - 1
-        for block in 0..<cache.blockCount(layer: layer) {
+        for block in (0..<cache.blockCount(layer: layer)).reversed() {
             let positions = cache.positions(layer: layer, block: block)
-            guard positions.lowerBound <= lastPosition else { break }
+            guard positions.lowerBound <= lastPosition else { continue }
+            let knownKeyNorm = cache.keyNorm(layer: layer, block: block, head: head)
+            let tileNeedsBlock = { (tileStart: Int) -> Bool in
+                guard let knownKeyNorm else { return true }
+                return (tileStart..<min(rows, tileStart + Self.queryTile)).contains { row in
+                    !DistantKeys.negligible(
+                        queryNorm: queryNorms[row], keyNorm: knownKeyNorm, slope: self.slopes[head],
+                        distance: firstPosition + row - (positions.upperBound - 1), runningMaximum: maxima[row])
+                }
+            }
+            // Rows before the block's first position see none of it; start at the first tile that does.
+            let firstSeeing = max(0, positions.lowerBound - firstPosition)
+            let firstTile = firstSeeing / Self.queryTile * Self.queryTile
+            guard stride(from: firstTile, to: rows, by: Self.queryTile).contains(where: tileNeedsBlock) else { continue }
+
             let keys = try cache.keys(layer: layer, block: block, head: head, scratch: keyScratch)
+            if knownKeyNorm == nil {
+                let longest = (0..<positions.count).reduce(Float(0)) { max($0, Vector.norm(keys + $1 * headDim, count: headDim)) }
+                cache.recordKeyNorm(longest, layer: layer, block: block, head: head)
+            }
             if transposesKeys {
                 Transpose.apply(keys, rows: positions.count, columns: headDim, into: transposedKeys, stride: keyStride)
             }
             let values = try cache.values(layer: layer, block: block, head: head, scratch: valueScratch)
 
-            // Rows before the block's first position see none of it; start at the first tile that does.
-            let firstSeeing = max(0, positions.lowerBound - firstPosition)
-            var tileStart = firstSeeing / Self.queryTile * Self.queryTile
-            while tileStart < rows {
+            for tileStart in stride(from: firstTile, to: rows, by: Self.queryTile) where tileNeedsBlock(tileStart) {
                 let tileRows = min(Self.queryTile, rows - tileStart)
                 let tileLastPosition = firstPosition + tileStart + tileRows - 1
                 let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound
@@ -132,7 +151,6 @@ struct Attention {
                         a: scores + group * scoreStride, lda: scoreStride, b: values, ldb: headDim,
                         c: accumulators + (tileStart + group) * headDim, ldc: headDim, accumulate: true)
                 }
-                tileStart += Self.queryTile
             }
         }
         for row in 0..<rows {
