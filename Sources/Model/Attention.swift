@@ -18,6 +18,7 @@ struct Attention {
     let layout: KVCacheLayout
     let slopes: [Float]
     let scale: Float
+    let statistics: AttentionStatistics
 
     /// Keys per block rounded up to whole column blocks of `TileProduct`; the padding keys are zero.
     private var paddedBlockSize: Int { roundUp(layout.blockSize, to: TileProduct.columnBlock) }
@@ -84,6 +85,8 @@ struct Attention {
         // Newest block first: the nearest keys set each row's maximum early, so that distant blocks can be
         // seen to be negligible (`DistantKeys`) before they are read.
         let lastPosition = firstPosition + rows - 1
+        var computedTiles = 0, skippedTiles = 0
+        defer { statistics.record(computedTiles: computedTiles, skippedTiles: skippedTiles) }
         for block in (0..<cache.blockCount(layer: layer)).reversed() {
             let positions = cache.positions(layer: layer, block: block)
             guard positions.lowerBound <= lastPosition else { continue }
@@ -99,7 +102,11 @@ struct Attention {
             // Rows before the block's first position see none of it; start at the first tile that does.
             let firstSeeing = max(0, positions.lowerBound - firstPosition)
             let firstTile = firstSeeing / Self.queryTile * Self.queryTile
-            guard stride(from: firstTile, to: rows, by: Self.queryTile).contains(where: tileNeedsBlock) else { continue }
+            let tileStarts = stride(from: firstTile, to: rows, by: Self.queryTile)
+            let neededTiles = tileStarts.reduce(0) { $0 + (tileNeedsBlock($1) ? 1 : 0) }
+            computedTiles += neededTiles
+            skippedTiles += (rows - firstTile + Self.queryTile - 1) / Self.queryTile - neededTiles
+            guard neededTiles > 0 else { continue }
 
             let keys = try cache.keys(layer: layer, block: block, head: head, scratch: keyScratch)
             if knownKeyNorm == nil {
@@ -111,7 +118,7 @@ struct Attention {
             }
             let values = try cache.values(layer: layer, block: block, head: head, scratch: valueScratch)
 
-            for tileStart in stride(from: firstTile, to: rows, by: Self.queryTile) where tileNeedsBlock(tileStart) {
+            for tileStart in tileStarts where tileNeedsBlock(tileStart) {
                 let tileRows = min(Self.queryTile, rows - tileStart)
                 let tileLastPosition = firstPosition + tileStart + tileRows - 1
                 let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound

@@ -6,6 +6,9 @@ public struct BenchmarkMeasurement: Sendable {
     public let prefillSeconds: [Double]
     /// Seconds of each timed sequence of `run.decodeSteps` decode steps.
     public let decodeSeconds: [Double]
+    /// The share of attention's score products (head × key block × query tile) in the timed prefills that
+    /// `DistantKeys` skipped. The FLOP counts below include them: with skips, the GFLOP/s are effective rates.
+    public let prefillAttentionSkippedShare: Double
     public let flops: BenchmarkFLOPs
 
     public var medianPrefillSeconds: Double { Self.median(prefillSeconds) }

@@ -40,12 +40,19 @@ public struct BenchmarkRun: Sendable {
 
         var prefillSeconds: [Double] = []
         var decodeSeconds: [Double] = []
+        var attentionTiles = (computed: 0, skipped: 0)
         for repetition in 0...repetitions {
             if context > 0 {
+                let statistics = session.attentionStatistics
+                let (computedBefore, skippedBefore) = (statistics.computedTiles, statistics.skippedTiles)
                 let start = ContinuousClock.now
                 try session.prefill(prompt, chunkSize: chunkSize)
                 let elapsed = Self.seconds(since: start)
-                if repetition > 0 { prefillSeconds.append(elapsed) }
+                if repetition > 0 {
+                    prefillSeconds.append(elapsed)
+                    attentionTiles.computed += statistics.computedTiles - computedBefore
+                    attentionTiles.skipped += statistics.skippedTiles - skippedBefore
+                }
                 try session.rewind(to: depth)
             }
             if decodeSteps > 0 {
@@ -60,6 +67,7 @@ public struct BenchmarkRun: Sendable {
         return BenchmarkMeasurement(
             run: self, depthFillSeconds: depthSeconds,
             prefillSeconds: prefillSeconds, decodeSeconds: decodeSeconds,
+            prefillAttentionSkippedShare: Double(attentionTiles.skipped) / Double(max(1, attentionTiles.computed + attentionTiles.skipped)),
             flops: BenchmarkFLOPs(configuration: session.model.configuration))
     }
 

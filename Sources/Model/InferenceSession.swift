@@ -19,6 +19,8 @@ import Weights
 public final class InferenceSession {
     public let model: MPTModel
     public let cache: KVCache
+    /// What attention computed and skipped so far.
+    public let attentionStatistics = AttentionStatistics()
     /// Every token the session has consumed, in order; `position` of them.
     public private(set) var tokens: [Int]
 
@@ -57,7 +59,8 @@ public final class InferenceSession {
         self.cache = cache
         self.tokens = tokens
         let configuration = model.configuration
-        let attention = Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
+        let attention = Attention(
+            layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale, statistics: attentionStatistics)
         blocks = model.blocks.enumerated().map { layer, weights in
             MPTBlock(weights: weights, layer: layer, configuration: configuration, attention: attention)
         }

@@ -155,7 +155,8 @@ private struct BenchReport {
                 "prefill \(run.context) tokens at depth \(run.depth): \(String(format: "%.3f", measurement.medianPrefillSeconds)) s "
                     + "(median of \(run.repetitions)) = \(String(format: "%.1f", measurement.prefillTokensPerSecond)) tokens/s "
                     + "≈ \(Int(prefillWordsPerMinute.rounded())) words/min, \(String(format: "%.1f", measurement.prefillGFLOPsPerSecond)) GFLOP/s "
-                    + "(\(String(format: "%.0f", 100 * prefillFractionOfPeak))% of GEMM peak)")
+                    + "(\(String(format: "%.0f", 100 * prefillFractionOfPeak))% of GEMM peak; "
+                    + "\(String(format: "%.0f", 100 * measurement.prefillAttentionSkippedShare))% of attention skipped as too distant)")
         }
         if run.decodeSteps > 0 {
             lines.append(
@@ -181,6 +182,7 @@ private struct BenchReport {
             ("prefill_gflop", number(measurement.prefillFLOPs * 1e-9)),
             ("prefill_gflops_per_second", number(measurement.prefillGFLOPsPerSecond)),
             ("prefill_fraction_of_gemm_peak", number(prefillFractionOfPeak)),
+            ("prefill_attention_skipped_fraction", number(measurement.prefillAttentionSkippedShare)),
             ("decode_seconds", number(measurement.medianDecodeSeconds)),
             ("decode_tokens_per_second", number(measurement.decodeTokensPerSecond)),
             ("decode_words_per_minute", number(decodeWordsPerMinute)),
