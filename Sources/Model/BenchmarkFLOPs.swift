@@ -32,9 +32,10 @@ public struct BenchmarkFLOPs: Sendable {
         return 4 * Double(configuration.dModel) * Double(configuration.nLayers) * keys
     }
 
-    /// A prefill of `tokens` positions after `depth` cached ones, with logits for its last row only.
-    public func prefill(tokens: Int, depth: Int) -> Double {
-        Double(tokens) * matrixFLOPsPerToken + attentionFLOPs(tokens: tokens, startingAt: depth) + logitFLOPsPerRow
+    /// A prefill of `tokens` positions after `depth` cached ones, with logits for its last row only;
+    /// `attentionShare` is the part of the attention work actually done (the rest skipped as too distant).
+    public func prefill(tokens: Int, depth: Int, attentionShare: Double = 1) -> Double {
+        Double(tokens) * matrixFLOPsPerToken + attentionShare * attentionFLOPs(tokens: tokens, startingAt: depth) + logitFLOPsPerRow
     }
 
     /// `steps` decode steps starting at position `depth`, each with its row of logits.

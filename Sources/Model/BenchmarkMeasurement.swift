@@ -7,7 +7,8 @@ public struct BenchmarkMeasurement: Sendable {
     /// Seconds of each timed sequence of `run.decodeSteps` decode steps.
     public let decodeSeconds: [Double]
     /// The share of attention's score products (head × key block × query tile) in the timed prefills that
-    /// `DistantKeys` skipped. The FLOP counts below include them: with skips, the GFLOP/s are effective rates.
+    /// `DistantKeys` skipped. The prefill FLOP count leaves that share of attention out, so its GFLOP/s are work
+    /// the machine did, never credit for work it skipped.
     public let prefillAttentionSkippedShare: Double
     public let flops: BenchmarkFLOPs
 
@@ -17,7 +18,9 @@ public struct BenchmarkMeasurement: Sendable {
     public var prefillTokensPerSecond: Double { Self.rate(Double(run.context), medianPrefillSeconds) }
     public var decodeTokensPerSecond: Double { Self.rate(Double(run.decodeSteps), medianDecodeSeconds) }
 
-    public var prefillFLOPs: Double { flops.prefill(tokens: run.context, depth: run.depth) }
+    public var prefillFLOPs: Double {
+        flops.prefill(tokens: run.context, depth: run.depth, attentionShare: 1 - prefillAttentionSkippedShare)
+    }
     public var decodeFLOPs: Double { flops.decode(steps: run.decodeSteps, depth: run.depth) }
 
     public var prefillGFLOPsPerSecond: Double { Self.rate(prefillFLOPs * 1e-9, medianPrefillSeconds) }

@@ -44,7 +44,9 @@ import Weights
         }
         let flops = BenchmarkFLOPs(configuration: try Checkpoint(folder: folder).configuration)
         let gflop = try #require(object["prefill_gflop"] as? Double)
-        #expect(abs(gflop - flops.prefill(tokens: 40, depth: 130) * 1e-9) < 1e-9)
+        let skipped = try #require(object["prefill_attention_skipped_fraction"] as? Double)
+        #expect((0...1).contains(skipped))
+        #expect(abs(gflop - flops.prefill(tokens: 40, depth: 130, attentionShare: 1 - skipped) * 1e-9) < 1e-9)
         let tokensPerSecond = try #require(object["prefill_tokens_per_second"] as? Double)
         let wordsPerMinute = try #require(object["prefill_words_per_minute"] as? Double)
         #expect(abs(wordsPerMinute - tokensPerSecond * 60 * 48_201 / 71_884) < 1e-6 * wordsPerMinute)
