@@ -102,11 +102,12 @@ struct Attention {
             // Rows before the block's first position see none of it; start at the first tile that does.
             let firstSeeing = max(0, positions.lowerBound - firstPosition)
             let firstTile = firstSeeing / Self.queryTile * Self.queryTile
-            let tileStarts = stride(from: firstTile, to: rows, by: Self.queryTile)
-            let neededTiles = tileStarts.reduce(0) { $0 + (tileNeedsBlock($1) ? 1 : 0) }
-            computedTiles += neededTiles
-            skippedTiles += (rows - firstTile + Self.queryTile - 1) / Self.queryTile - neededTiles
-            guard neededTiles > 0 else { continue }
+            let tileStarts = Array(stride(from: firstTile, to: rows, by: Self.queryTile))
+            // A tile's rows keep their maxima until that tile is processed, so deciding up front is final.
+            let neededTileStarts = tileStarts.filter(tileNeedsBlock)
+            computedTiles += neededTileStarts.count
+            skippedTiles += tileStarts.count - neededTileStarts.count
+            guard !neededTileStarts.isEmpty else { continue }
 
             let keys = try cache.keys(layer: layer, block: block, head: head, scratch: keyScratch)
             if knownKeyNorm == nil {
@@ -118,7 +119,7 @@ struct Attention {
             }
             let values = try cache.values(layer: layer, block: block, head: head, scratch: valueScratch)
 
-            for tileStart in tileStarts where tileNeedsBlock(tileStart) {
+            for tileStart in neededTileStarts {
                 let tileRows = min(Self.queryTile, rows - tileStart)
                 let tileLastPosition = firstPosition + tileStart + tileRows - 1
                 let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound
