@@ -17,6 +17,7 @@ public struct TextGenerator: Sendable {
     ///
     /// A fresh session continues just the prompt. To write another ending of the same text, rewind the session
     /// to one token before the end and pass that last token as the prompt: the cache of the rest is reused.
+    /// An empty prompt continues what the session holds, from the logits it kept (a restored state).
     /// The repetition penalty counts the session's whole context, as transformers counts its whole input.
     /// Stops at `<|endoftext|>`, at a stop text or after `options.maxNewTokens` tokens. `onText` receives each
     /// piece of text as soon as it is final; their concatenation is the result's `text`. The last sampled
@@ -26,7 +27,7 @@ public struct TextGenerator: Sendable {
         onPrefillProgress: (PrefillProgress) -> Void = { _ in },
         onText: (String) -> Void = { _ in }
     ) throws -> GenerationResult {
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
         guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
         var sampler = try Sampler(options: options)
 

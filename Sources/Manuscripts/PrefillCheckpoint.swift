@@ -85,6 +85,8 @@ public final class CheckpointingSession: LanguageModelSession {
             })
         }
         if let finalStateError { throw finalStateError }
+        // Nothing was read (the session came whole from a saved state), so no chunk's end saved it.
+        if prompt.isEmpty, let finalState { try store.save(session, to: finalState) }
         if let finalState { notice("saved the state after \(session.position) tokens to \(finalState.path)") }
         return logits
     }

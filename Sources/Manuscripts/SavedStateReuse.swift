@@ -6,8 +6,9 @@ import Model
 /// so a book that grew since is read only from where it changed. A state sharing less than half its tokens
 /// with the text was made from another text and is refused.
 public enum SavedStateReuse {
-    /// The restored session, holding the longest common beginning of its tokens and `tokens`, but never all
-    /// of `tokens` (the model must read at least the last one to predict what follows).
+    /// The restored session, holding the longest common beginning of its tokens and `tokens`. It holds all of
+    /// `tokens` only when the state is exactly them with the logits after the last (format 3), so what it writes
+    /// is what an uninterrupted reading would write; otherwise the model reads at least the last token again.
     public static func session(from url: URL, store: SessionStateStore, tokens: [Int], spill: KVSpill?, notice: (String) -> Void) throws -> InferenceSession {
         let saved = try store.tokens(in: url)
         let shared = zip(saved, tokens).prefix { $0 == $1 }.count
@@ -15,9 +16,12 @@ public enum SavedStateReuse {
             throw SessionStateError.otherText(path: url.path, shared: shared, saved: saved.count)
         }
         let session = try store.restore(from: url, spill: spill)
-        let kept = min(shared, tokens.count - 1)
+        let whole = shared == tokens.count && saved.count == tokens.count && session.lastLogits != nil
+        let kept = whole ? tokens.count : min(shared, tokens.count - 1)
         try session.rewind(to: kept)
-        if kept == tokens.count - 1 {
+        if whole {
+            notice("prefill skipped: all \(kept) tokens, and the model's prediction after them, come from the saved state \(url.path)")
+        } else if kept == tokens.count - 1 {
             notice("prefill skipped: \(kept) of \(tokens.count) tokens come from the saved state \(url.path)")
         } else {
             notice("reusing \(kept) tokens from the saved state \(url.path); reading the \(tokens.count - kept) new ones")

@@ -60,7 +60,8 @@ public final class StoryModel {
         if window.tokens.count + generator.options.maxNewTokens > trained {
             notice("note: \(window.tokens.count) tokens read + up to \(generator.options.maxNewTokens) written pass this model's max_seq_len of \(trained); MPT's ALiBi extrapolates past it (StoryWriter, trained at 65k, handles 84k), but quality can fall off far beyond")
         }
-        // A restored session already holds the window's first tokens; only the rest is read.
+        // A restored session already holds the window's first tokens (or all, with the logits after them); only
+        // the rest is read.
         let generation = try generator.generate(
             continuing: Array(window.tokens[session.tokens.count...]), in: &session, chunkSize: chunkSize, onPrefillProgress: onPrefillProgress, onText: onText)
         return WrittenContinuation(window: window, generation: generation)

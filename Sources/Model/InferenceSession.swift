@@ -24,6 +24,11 @@ public final class InferenceSession {
     /// Every token the session has consumed, in order; `position` of them.
     public private(set) var tokens: [Int]
 
+    /// The logits at the last position (the prediction of the next token), from the prefill or decode that
+    /// reached it; nil after a rewind. Saved states keep them, so a restored session writes on without
+    /// reading its last token again, which would round differently as a one-row chunk.
+    public private(set) var lastLogits: [Float]?
+
     /// Positions of text so far: the position the next token will take.
     public var position: Int { tokens.count }
 
@@ -42,8 +47,8 @@ public final class InferenceSession {
     }
 
     /// A session over `cache`, which must be shaped for `model` and hold exactly the positions of `tokens`
-    /// (empty for a new text; a restored state otherwise).
-    public convenience init(model: MPTModel, cache: KVCache, tokens: [Int] = []) throws {
+    /// (empty for a new text; a restored state otherwise), with the logits after the last of them if known.
+    public convenience init(model: MPTModel, cache: KVCache, tokens: [Int] = [], lastLogits: [Float]? = nil) throws {
         let expected = model.cacheLayout(blockSize: cache.layout.blockSize)
         guard cache.layout == expected else {
             throw ModelError.cacheLayoutMismatch(expected: "\(expected)", actual: "\(cache.layout)")
@@ -51,7 +56,11 @@ public final class InferenceSession {
         guard cache.positions == tokens.count else {
             throw ModelError.invalidPosition(tokens.count, available: cache.positions)
         }
+        if let lastLogits, tokens.isEmpty || lastLogits.count != model.configuration.vocabSize {
+            throw ModelError.logitsMismatch(count: lastLogits.count, vocabularySize: model.configuration.vocabSize, tokens: tokens.count)
+        }
         self.init(checkedModel: model, cache: cache, tokens: tokens)
+        self.lastLogits = lastLogits
     }
 
     private init(checkedModel model: MPTModel, cache: KVCache, tokens: [Int]) {
@@ -69,20 +78,25 @@ public final class InferenceSession {
 
     /// Feeds `tokens` after everything the session has seen, `chunkSize` at a time through the KV cache, and
     /// returns the logits at the last position (the prediction of the next token). `progress(done, total)`
-    /// is called after each chunk. With `logits`, every position's logits are handed over as they are computed.
-    /// The result does not depend on `chunkSize` beyond float rounding.
+    /// is called after each chunk, the last time with `lastLogits` already set. With `logits`, every position's
+    /// logits are handed over as they are computed. The result does not depend on `chunkSize` beyond float
+    /// rounding. No tokens return `lastLogits`, when the session has them.
     @discardableResult
     public func prefill(
         _ tokens: [Int], chunkSize: Int = InferenceSession.defaultChunkSize,
         progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
         logits: ((LogitsChunk) throws -> Void)? = nil
     ) throws -> [Float] {
-        guard !tokens.isEmpty else { throw ModelError.emptyInput }
         guard chunkSize > 0 else { throw ModelError.invalidChunkSize(chunkSize) }
+        guard !tokens.isEmpty else {
+            guard let lastLogits else { throw ModelError.emptyInput }
+            return lastLogits
+        }
         let vocabularySize = model.configuration.vocabSize
         if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
             throw ModelError.tokenOutOfRange(token: bad, vocabularySize: vocabularySize)
         }
+        self.lastLogits = nil
         var lastLogits: [Float] = []
         var start = 0
         while start < tokens.count {
@@ -106,6 +120,7 @@ public final class InferenceSession {
                 let values = computeLogits(rows: (chunk.count - 1)..<chunk.count, of: buffers)
                 lastLogits = Array(UnsafeBufferPointer(start: values, count: vocabularySize))
             }
+            if isLast { self.lastLogits = lastLogits }
             start = chunk.endIndex
             progress?(start, tokens.count)
         }
@@ -122,6 +137,7 @@ public final class InferenceSession {
         guard (0...self.position).contains(position) else {
             throw ModelError.invalidPosition(position, available: self.position)
         }
+        if position < self.position { lastLogits = nil }
         cache.truncate(to: position)
         tokens.removeLast(tokens.count - position)
     }
@@ -130,6 +146,7 @@ public final class InferenceSession {
     public func reset() {
         cache.reset()
         tokens.removeAll()
+        lastLogits = nil
     }
 
     /// Runs the transformer over one chunk: embedding, then every block, appending to the KV cache.

@@ -5,6 +5,7 @@ public enum ModelError: Error, CustomStringConvertible {
     case invalidChunkSize(Int)
     case invalidPosition(Int, available: Int)
     case cacheLayoutMismatch(expected: String, actual: String)
+    case logitsMismatch(count: Int, vocabularySize: Int, tokens: Int)
     case tooFewTokensForPerplexity(Int)
     case emptyTensor(String)
 
@@ -20,6 +21,8 @@ public enum ModelError: Error, CustomStringConvertible {
             return "Cannot rewind to position \(position): the session holds \(available) tokens."
         case .cacheLayoutMismatch(let expected, let actual):
             return "The KV cache is shaped \(actual) but the model needs \(expected); create the cache from this model's `cacheLayout`."
+        case .logitsMismatch(let count, let vocabularySize, let tokens):
+            return "Logits of \(count) values after \(tokens) tokens cannot be the last position's: the model's vocabulary has \(vocabularySize) and there must be a token before them."
         case .tooFewTokensForPerplexity(let count):
             return "Perplexity needs at least 2 tokens (it scores every token after the first); the text has \(count)."
         case .emptyTensor(let name):

@@ -72,7 +72,7 @@ struct ContinueCommand: ParsableCommand {
                     progress.update(progressLine)
                 },
                 onText: { piece in
-                    if lastPiece.isEmpty { progress.finish(progressLine) }
+                    if lastPiece.isEmpty && !progressLine.isEmpty { progress.finish(progressLine) }
                     FileHandle.standardOutput.write(Data(piece.utf8))
                     lastPiece = piece
                 })

@@ -45,7 +45,7 @@ import Testing
 
         let fromState = try StoryWriterProcess.run(common + ["--checkpoint-interval", "0", "--from-state", state.path], logs: folder)
         #expect(fromState.status == 0, "\(fromState.stderr)")
-        #expect(fromState.stderr.contains("prefill skipped"), "\(fromState.stderr)")
+        #expect(fromState.stderr.contains("prefill skipped: all"), "the state holds every token and the logits after them: \(fromState.stderr)")
         #expect(fromState.stdout == reference.stdout)
     }
 
@@ -64,5 +64,22 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("saved from another text"), "\(refused.stderr)")
         #expect(try Support.bytes(books[1]) == (try Support.bytes(try Fixtures.require(Fixtures.book("paradise.txt")))))
+    }
+
+    @Test func aWholeSavedStateWritesOnAndSavesItselfUnchanged() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let book = folder.appendingPathComponent("short.txt")
+        try Data("In my younger and more vulnerable years my father gave me some advice.\n".utf8).write(to: book)
+        let first = folder.appendingPathComponent("first.state"), second = folder.appendingPathComponent("second.state")
+        let common = ["continue", book.path, "--model", try Support.tinyModel, "--print", "--max-new-tokens", "8", "--temperature", "0"]
+        let reference = try StoryWriterProcess.run(common + ["--save-state", first.path], logs: folder)
+        try #require(reference.status == 0, "\(reference.stderr)")
+
+        let again = try StoryWriterProcess.run(common + ["--from-state", first.path, "--save-state", second.path], logs: folder)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("prefill skipped: all"), "\(again.stderr)")
+        #expect(again.stdout == reference.stdout)
+        #expect(try Support.bytes(second) == (try Support.bytes(first)), "nothing read, so the same state")
     }
 }
