@@ -5,7 +5,8 @@
 #
 #   bench/llamacpp.sh [WORK_DIR]        (default WORK_DIR: ${TMPDIR:-/tmp}/storywriter-llamacpp)
 #
-# Environment: THREADS (default 2), REPS (llama-bench -r and our --repetitions, default 3),
+# Environment: THREADS (default 2), REPS (llama-bench -r and our --repetitions, default 3), ROUNDS (times the
+# whole list of tests runs, default 5),
 # DEPTHS (default "4096 16384"), LLAMA_CPP_PYTHON_VERSION (default 0.3.36), STORYWRITER (a built binary;
 # default: builds this package in release), TORCH_SPEC (what pip installs for torch, default "torch": PyPI's
 # Linux wheel is the CUDA build, several GB; point it at a CPU wheel file if you have one).
@@ -22,6 +23,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${1:-${TMPDIR:-/tmp}/storywriter-llamacpp}
 THREADS=${THREADS:-2}
 REPS=${REPS:-3}
+ROUNDS=${ROUNDS:-5}
 DEPTHS=${DEPTHS:-"4096 16384"}
 VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 mkdir -p "$WORK"
@@ -90,46 +92,52 @@ json.dump(config, open(sys.argv[2], "w"), indent=1)
 done
 
 # 6. Both engines, each test run by llama.cpp and then at once by storywriter, so that the machine's drift over
-#    the minutes of a run falls on both alike. As llama-bench does, prefill (pp512) and decode (tg32) are separate
-#    tests, and decode starts from an empty cache.
+#    the minutes of a run falls on both alike; the whole list ROUNDS times, since one reading of one test can be
+#    off by 40% on a shared machine (bench/llamacpp_goals.py judges the goals on the medians over rounds).
+#    As llama-bench does, prefill (pp512) and decode (tg32) are separate tests, and decode starts from an empty cache.
 runs=()
+round=0
 llama() { # label, then llama-bench arguments
     local label=$1; shift
-    log "llama-bench $label: $*"
+    log "round $round/$ROUNDS, llama-bench $label: $*"
     local out
     out=$("$BENCH_BIN" -t "$THREADS" -fa 1 -r "$REPS" -o json "$@")
-    runs+=("{\"engine\": \"llama.cpp\", \"test\": \"$label\", \"results\": $out}")
+    runs+=("{\"engine\": \"llama.cpp\", \"test\": \"$label\", \"round\": $round, \"results\": $out}")
 }
 ours() { # label, then storywriter bench arguments
     local label=$1; shift
-    log "storywriter bench $label: $*"
+    log "round $round/$ROUNDS, storywriter bench $label: $*"
     local out
     out=$("$STORYWRITER" bench --threads "$THREADS" --repetitions "$REPS" --json "$@")
-    runs+=("{\"engine\": \"storywriter\", \"test\": \"$label\", \"results\": $out}")
+    runs+=("{\"engine\": \"storywriter\", \"test\": \"$label\", \"round\": $round, \"results\": $out}")
 }
-llama "pp512 f32" -m m124-f32.gguf -p 512 -n 0
-ours "pp512 f32" --model m124-fp32 --context 512 --decode 0
-llama "pp512 bf16" -m m124-bf16.gguf -p 512 -n 0
-ours "pp512 bf16" --model m124-bf16 --context 512 --decode 0
-llama "tg32 f32" -m m124-f32.gguf -p 0 -n 32
-ours "tg32 f32" --model m124-fp32 --context 0 --decode 32
-llama "tg32 bf16" -m m124-bf16.gguf -p 0 -n 32
-ours "tg32 bf16" --model m124-bf16 --context 0 --decode 32
-ours "tg32 q8 weights (from bf16)" --model m124-bf16 --context 0 --decode 32 --weights q8
-for depth in $DEPTHS; do
-    llama "pp512 f32 depth $depth f16 KV" -m m124-f32.gguf -p 512 -n 0 -d "$depth" -ctk f16 -ctv f16
-    for format in f32 f16; do
-        ours "pp512 f32 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format"
+for round in $(seq "$ROUNDS"); do
+    llama "pp512 f32" -m m124-f32.gguf -p 512 -n 0
+    ours "pp512 f32" --model m124-fp32 --context 512 --decode 0
+    llama "pp512 bf16" -m m124-bf16.gguf -p 512 -n 0
+    ours "pp512 bf16" --model m124-bf16 --context 512 --decode 0
+    llama "tg32 f32" -m m124-f32.gguf -p 0 -n 32
+    ours "tg32 f32" --model m124-fp32 --context 0 --decode 32
+    llama "tg32 bf16" -m m124-bf16.gguf -p 0 -n 32
+    ours "tg32 bf16" --model m124-bf16 --context 0 --decode 32
+    ours "tg32 q8 weights (from bf16)" --model m124-bf16 --context 0 --decode 32 --weights q8
+    for depth in $DEPTHS; do
+        llama "pp512 f32 depth $depth f16 KV" -m m124-f32.gguf -p 512 -n 0 -d "$depth" -ctk f16 -ctv f16
+        for format in f32 f16; do
+            ours "pp512 f32 depth $depth $format KV" --model m124-fp32 --context 512 --depth "$depth" --decode 0 --kv-cache "$format"
+        done
     done
+    llama "pp512 f32 depth 4096 q8_0 KV" -m m124-f32.gguf -p 512 -n 0 -d 4096 -ctk q8_0 -ctv q8_0
+    ours "pp512 f32 depth 4096 q8 KV" --model m124-fp32 --context 512 --depth 4096 --decode 0 --kv-cache q8
 done
-llama "pp512 f32 depth 4096 q8_0 KV" -m m124-f32.gguf -p 512 -n 0 -d 4096 -ctk q8_0 -ctv q8_0
-ours "pp512 f32 depth 4096 q8 KV" --model m124-fp32 --context 512 --depth 4096 --decode 0 --kv-cache q8
 
-# 7. One JSON object: machine, date, commands' results.
-{
-    printf '{"date": "%s", "machine": "%s", "cpu": "%s", "threads": %s, "llama_cpp_python": "%s", "runs": [' \
+# 7. One JSON object: machine, date, every round's results, and the goals judged on them.
+report=$(
+    printf '{"date": "%s", "machine": "%s", "cpu": "%s", "threads": %s, "rounds": %s, "llama_cpp_python": "%s", "runs": [' \
         "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
-        "$THREADS" "$VERSION"
+        "$THREADS" "$ROUNDS" "$VERSION"
     (IFS=,; printf '%s' "${runs[*]}")
-    printf ']}\n'
-} | tee llamacpp-vs-storywriter.json
+    printf ']'
+)
+printf '%s}\n' "$report" > runs.json
+printf '%s, "verdict": %s}\n' "$report" "$(python3 "$ROOT/bench/llamacpp_goals.py" runs.json)" | tee llamacpp-vs-storywriter.json
