@@ -64,7 +64,7 @@ public enum Int8Blocks {
         var cursor = row
         var first = 0
         while first + 2 * group <= count {
-            Prefetch.ahead(of: cursor)
+            Prefetch.ahead(of: cursor, by: Prefetch.q8Distance)
             total = total.addingProduct(groupProducts(cursor, x + first), cursor.loadUnaligned(as: Float.self))
             let next = cursor + groupBytes
             other = other.addingProduct(groupProducts(next, x + first + group), next.loadUnaligned(as: Float.self))

@@ -37,7 +37,7 @@ public enum MatrixVector {
         var first = SIMD8<Float>(), second = SIMD8<Float>(), third = SIMD8<Float>(), fourth = SIMD8<Float>()
         var index = 0
         while index + 32 <= count {
-            if prefetch { Prefetch.ahead(of: row + index * width) }
+            if prefetch { Prefetch.ahead(of: row + index * width, by: Prefetch.sixteenBitDistance) }
             first = first.addingProduct(lanes(row + index * width), Vector.load(x + index))
             second = second.addingProduct(lanes(row + (index + 8) * width), Vector.load(x + index + 8))
             third = third.addingProduct(lanes(row + (index + 16) * width), Vector.load(x + index + 16))
