@@ -40,15 +40,22 @@ import Testing
         }
     }
 
-    @Test func aStateOfFormatTwoIsReadWithoutLogits() throws {
+    /// A tiny-storywriter session that has read `tokens`, saved to `book.state` in a new folder for the caller to remove.
+    private func savedSession(reading tokens: [Int]) throws -> (store: SessionStateStore, session: InferenceSession, folder: URL, file: URL) {
         let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
         let store = try SessionStateStore(model: model)
         let folder = try KVSpillTests.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("book.state")
-        let original = InferenceSession(model: model)
-        try original.prefill(Array(repeating: 42, count: 300))
-        try store.save(original, to: file)
+        let session = InferenceSession(model: model)
+        try session.prefill(tokens)
+        try store.save(session, to: file)
+        return (store, session, folder, file)
+    }
+
+    @Test func aStateOfFormatTwoIsReadWithoutLogits() throws {
+        let (store, original, folder, file) = try savedSession(reading: Array(repeating: 42, count: 300))
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = original.model
         let saved = try SavedStateBytes(try Data(contentsOf: file))
         #expect(saved.version == 3)
         #expect(saved.header["lastLogits"] as? Int == model.configuration.vocabSize)
@@ -67,14 +74,8 @@ import Testing
     }
 
     @Test func logitsThatCannotBeTheLastPositionsAreRefused() throws {
-        let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
-        let store = try SessionStateStore(model: model)
-        let folder = try KVSpillTests.temporaryFolder()
+        let (store, _, folder, file) = try savedSession(reading: [510, 1708, 273, 253])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let file = folder.appendingPathComponent("book.state")
-        let session = InferenceSession(model: model)
-        try session.prefill([510, 1708, 273, 253])
-        try store.save(session, to: file)
         let saved = try SavedStateBytes(try Data(contentsOf: file))
 
         for count in [7, -1, Int.max] {
@@ -87,14 +88,9 @@ import Testing
     }
 
     @Test func aStateFromAnotherModelIsRefused() throws {
-        let tiny = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
-        let other = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-mpt-fp16")))
-        let folder = try KVSpillTests.temporaryFolder()
+        let (_, session, folder, file) = try savedSession(reading: [510, 1708, 273, 253])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let file = folder.appendingPathComponent("book.state")
-        let session = InferenceSession(model: tiny)
-        try session.prefill([510, 1708, 273, 253])
-        try SessionStateStore(model: tiny).save(session, to: file)
+        let other = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-mpt-fp16")))
 
         #expect(try SessionStateStore(model: try MPTModel(folder: Fixtures.model("tiny-storywriter-bin"))).tokens(in: file) == session.tokens,
                 "the same weights in .bin shards are the same model")
@@ -103,14 +99,8 @@ import Testing
     }
 
     @Test func damagedFilesAreReportedNotCrashedOn() throws {
-        let tiny = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
-        let store = try SessionStateStore(model: tiny)
-        let folder = try KVSpillTests.temporaryFolder()
+        let (store, _, folder, file) = try savedSession(reading: Array(repeating: 42, count: 300))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let file = folder.appendingPathComponent("book.state")
-        let session = InferenceSession(model: tiny)
-        try session.prefill(Array(repeating: 42, count: 300))
-        try store.save(session, to: file)
         let bytes = try Data(contentsOf: file)
 
         try bytes.prefix(bytes.count - 100).write(to: file)
