@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// The `q8` number format, shared by the KV cache and `--weights q8`: a row of values is cut into groups of 32
 /// (the last may be shorter), each stored as a float32 scale followed by one signed byte per value.
 /// Symmetric absmax quantization: scale = max|x| / 127, q = round(x / scale) (half away from zero),
@@ -28,7 +32,7 @@ public enum Int8Blocks {
             let codes = (output + MemoryLayout<Float>.size).assumingMemoryBound(to: Int8.self)
             for index in 0..<n {
                 let code = scale > 0 ? Int8(max(-127, min(127, (groupValues[index] / scale).rounded()))) : 0
-                codes[n == group ? 4 * (index % 8) + index / 8 : index] = code
+                codes[n == group ? storedPosition(index) : index] = code
             }
             output += MemoryLayout<Float>.size + n
             first += n
@@ -56,45 +60,66 @@ public enum Int8Blocks {
         }
     }
 
-    /// The dot product of one encoded row with float32 `x`, without widening the row to memory: the decode
-    /// kernel for `--weights q8`, which streams 1.125 bytes per weight instead of bfloat16's 2.
-    public static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+    /// Where value `index` of a whole group sits among its 32 bytes.
+    @inline(__always)
+    static func storedPosition(_ index: Int) -> Int { 4 * (index % 8) + index / 8 }
+
+    /// The dot product of one encoded row with `input` (quantized in the same groups and order), without widening
+    /// the row to memory: the decode kernel for `--weights q8`, which streams 1.125 bytes per weight instead of
+    /// bfloat16's 2.
+    public static func dot(_ row: UnsafeRawPointer, _ input: Int16Groups) -> Float {
+        let count = input.count
         // Two groups per step into two sums: one sum would wait on its own multiply-add every group.
         var total = SIMD8<Float>(), other = SIMD8<Float>()
         var cursor = row
-        var first = 0
-        while first + 2 * group <= count {
+        var groupIndex = 0
+        while (groupIndex + 2) * group <= count {
             Prefetch.ahead(of: cursor, by: Prefetch.q8Distance)
-            total = total.addingProduct(groupProducts(cursor, x + first), cursor.loadUnaligned(as: Float.self))
             let next = cursor + groupBytes
-            other = other.addingProduct(groupProducts(next, x + first + group), next.loadUnaligned(as: Float.self))
+            total = total.addingProduct(
+                groupProducts(cursor + MemoryLayout<Float>.size, input.codes + groupIndex * group),
+                cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex])
+            other = other.addingProduct(
+                groupProducts(next + MemoryLayout<Float>.size, input.codes + (groupIndex + 1) * group),
+                next.loadUnaligned(as: Float.self) * input.scales[groupIndex + 1])
             cursor += 2 * groupBytes
-            first += 2 * group
+            groupIndex += 2
         }
-        if first + group <= count {
-            total = total.addingProduct(groupProducts(cursor, x + first), cursor.loadUnaligned(as: Float.self))
+        if (groupIndex + 1) * group <= count {
+            total = total.addingProduct(
+                groupProducts(cursor + MemoryLayout<Float>.size, input.codes + groupIndex * group),
+                cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex])
             cursor += groupBytes
-            first += group
+            groupIndex += 1
         }
         total += other
-        var tail: Float = 0
-        if first < count {
-            for index in first..<count {
-                tail += Float(cursor.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * x[index]
-            }
-            tail *= cursor.loadUnaligned(as: Float.self)
+        let first = groupIndex * group
+        var tail: Int32 = 0
+        for index in first..<count {
+            tail += Int32(cursor.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * Int32(input.codes[index])
         }
-        return total.sum() + tail
+        let tailScale = first < count ? cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex] : 0
+        return total.sum() + Float(tail) * tailScale
     }
 
-    /// Σ code·x over one whole group at `group`, before its scale.
+    /// Σ code·x over one whole group's 32 `codes` and `xs`, in lanes: exact, since each lane adds four products
+    /// of at most 127 · 32767, below 2²⁴, where float32 still counts every integer.
     @inline(__always)
-    private static func groupProducts(_ group: UnsafeRawPointer, _ xs: UnsafePointer<Float>) -> SIMD8<Float> {
-        let words = group.loadUnaligned(fromByteOffset: MemoryLayout<Float>.size, as: SIMD8<UInt32>.self)
-        var products = lanes(words, 0) * Vector.load(xs)
-        products = products.addingProduct(lanes(words, 1), Vector.load(xs + 8))
-        products = products.addingProduct(lanes(words, 2), Vector.load(xs + 16))
-        return products.addingProduct(lanes(words, 3), Vector.load(xs + 24))
+    private static func groupProducts(_ codes: UnsafeRawPointer, _ xs: UnsafePointer<Int16>) -> SIMD8<Float> {
+        #if arch(x86_64)
+        let low = _mm256_cvtepi8_epi16(_mm_loadu_si128(codes.assumingMemoryBound(to: __m128i.self)))
+        let high = _mm256_cvtepi8_epi16(_mm_loadu_si128((codes + 16).assumingMemoryBound(to: __m128i.self)))
+        let firstProducts = _mm256_madd_epi16(low, _mm256_loadu_si256(UnsafeRawPointer(xs).assumingMemoryBound(to: __m256i.self)))
+        let secondProducts = _mm256_madd_epi16(high, _mm256_loadu_si256(UnsafeRawPointer(xs + 16).assumingMemoryBound(to: __m256i.self)))
+        return _mm256_cvtepi32_ps(_mm256_add_epi32(firstProducts, secondProducts))
+        #else
+        // The same lanes as vpmaddwd's: pairs of neighbours, from each half of the group.
+        var sums = SIMD8<Int32>()
+        for index in 0..<group {
+            sums[index % 16 / 2] &+= Int32(codes.load(fromByteOffset: index, as: Int8.self)) * Int32(xs[index])
+        }
+        return SIMD8<Float>(sums)
+        #endif
     }
 
     /// Bytes of one whole group: its scale and 32 codes.

@@ -2,12 +2,26 @@
 /// on the fly, so a decode step streams the weights once without a float32 copy. Rows are split across workers.
 public enum MatrixVector {
     public static func apply(_ weight: WeightMatrix, to x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        Parallel.forEachRange(weight.rows, minimumPerRange: max(1, 262_144 / max(weight.columns, 1))) { range in
+        let minimumRows = max(1, 262_144 / max(weight.columns, 1))
+        guard weight.format != .q8 else {
+            // q8 rows meet x at 16 bits (`Int16Groups`), quantized once here for every row.
+            Int16Groups.withQuantized(x, count: weight.columns) { input in
+                Parallel.forEachRange(weight.rows, minimumPerRange: minimumRows) { range in
+                    for row in range { store(Int8Blocks.dot(weight.row(row), input), into: y + row, accumulate: accumulate) }
+                }
+            }
+            return
+        }
+        Parallel.forEachRange(weight.rows, minimumPerRange: minimumRows) { range in
             for row in range {
-                let value = dot(weight.row(row), format: weight.format, x, count: weight.columns)
-                y[row] = accumulate ? y[row] + value : value
+                store(dot(weight.row(row), format: weight.format, x, count: weight.columns), into: y + row, accumulate: accumulate)
             }
         }
+    }
+
+    @inline(__always)
+    private static func store(_ value: Float, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        y.pointee = accumulate ? y.pointee + value : value
     }
 
     @inline(__always)
@@ -24,7 +38,7 @@ public enum MatrixVector {
                        lanes: { Widening.float16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
                        scalar: { Widening.float16($0.loadUnaligned(as: UInt16.self)) })
         case .q8:
-            return Int8Blocks.dot(row, x, count: count)
+            preconditionFailure("q8 rows are multiplied by Int8Blocks.dot")
         }
     }
 

@@ -7,7 +7,8 @@ import Testing
 /// float reference of tiny-storywriter's 3,000-token `long` case.
 @Suite struct QuantizedWeightsTests {
     /// Decode (matrix-vector on q8 rows) and prefill (rows widened to float32, then sgemm) compute the same
-    /// product; every weight is within half a quantization step of the original. 100 columns leave a short last group.
+    /// product, decode within the rounding of its input to 16 bits; every weight is within half a quantization step
+    /// of the original. 100 columns leave a short last group.
     @Test(arguments: [64, 100])
     func theInt8KernelsAgreeWithTheWidenedMatrix(columns: Int) throws {
         let rows = 37, inputs = 3
@@ -33,19 +34,31 @@ import Testing
             var batched = [Float](repeating: .nan, count: inputs * rows)
             Linear.apply(quantized.matrix, to: x, rows: inputs, into: &batched, accumulate: false, scratch: scratch)
             for input in 0..<inputs {
+                let vector = Array(x[(input * columns)..<((input + 1) * columns)])
                 var single = [Float](repeating: .nan, count: rows)
-                Linear.apply(quantized.matrix, to: Array(x[(input * columns)...]), rows: 1, into: &single, accumulate: false, scratch: scratch)
+                Linear.apply(quantized.matrix, to: vector, rows: 1, into: &single, accumulate: false, scratch: scratch)
+                // The matrix-vector kernel rounds x to 16 bits per group (`Int16Groups`): each value moves by at most
+                // half a step, max|x in its group| / 32767 / 2.
+                let halfSteps = (0..<columns).map { column in
+                    let group = column / Int8Blocks.group * Int8Blocks.group
+                    return Double(vector[group..<min(columns, group + Int8Blocks.group)].map(abs).max()!) / 32767 / 2
+                }
                 for row in 0..<rows {
-                    let expected = (0..<columns).reduce(0.0) { $0 + Double(widened[row * columns + $1]) * Double(x[input * columns + $1]) }
-                    #expect(abs(Double(single[row]) - expected) <= 1e-5 * max(1, abs(expected)), "matrix-vector row \(row): \(single[row]) vs \(expected)")
+                    let expected = (0..<columns).reduce(0.0) { $0 + Double(widened[row * columns + $1]) * Double(vector[$1]) }
+                    let rounding = (0..<columns).reduce(0.0) { $0 + abs(Double(widened[row * columns + $1])) * halfSteps[$1] }
+                    #expect(abs(Double(single[row]) - expected) <= rounding + 1e-5 * max(1, abs(expected)), "matrix-vector row \(row): \(single[row]) vs \(expected)")
                     #expect(abs(Double(batched[input * rows + row]) - expected) <= 1e-5 * max(1, abs(expected)), "widened GEMM row \(row)")
                 }
+                var notFinite = vector
+                notFinite[columns - 1] = .infinity
+                Linear.apply(quantized.matrix, to: notFinite, rows: 1, into: &single, accumulate: false, scratch: scratch)
+                #expect(single.allSatisfy { $0.isNaN }, "an infinite input makes every product NaN, as float32 would")
             }
         }
     }
 
     /// q8 weights cost a little exactness, far less than the 1% of mean NLL allowed; decoding the last token
-    /// through the matrix-vector kernel matches reading it in the prefill's GEMM. On this random-weight model,
+    /// through the matrix-vector kernel nearly matches reading it in the prefill's GEMM. On this random-weight model,
     /// scripts/q8_weights_reference.py (float64 NumPy with the same quantization) finds NLL 0.15% off and
     /// last logits 0.101 relative L2 from the reference, the numbers this engine gives to 1e-6.
     @Test func theLongCaseStaysCloseToTheReference() throws {
@@ -64,8 +77,10 @@ import Testing
         let prefilled = try session.prefill(long.inputIDs)
         try session.rewind(to: long.inputIDs.count - 1)
         let decoded = try session.decode(long.inputIDs[long.inputIDs.count - 1])
+        // Decode rounds each product's input to 16 bits (`Int16Groups`), prefill multiplies it whole: measured 1.2e-4
+        // apart, a thousandth of the q8 weights' own distance from the reference.
         let error = LogitError(decoded, reference: prefilled)
-        #expect(error.relativeL2 < 1e-4, "decode vs prefill relative L2 \(error.relativeL2)")
+        #expect(error.relativeL2 < 1e-3, "decode vs prefill relative L2 \(error.relativeL2)")
         let drift = LogitError(prefilled, reference: try golden.lastLogits(of: long)).relativeL2
         #expect(drift < 0.15, "q8 weights: last logits relative L2 \(drift)")
     }
