@@ -98,13 +98,18 @@ public enum Vector {
 
     /// x[i] *= factor
     public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+        scale(x, count: count, by: factor, into: x)
+    }
+
+    /// destination[i] = x[i] · factor (destination may be x).
+    public static func scale(_ x: UnsafePointer<Float>, count: Int, by factor: Float, into destination: UnsafeMutablePointer<Float>) {
         var index = 0
         while index + 8 <= count {
-            store(load(x + index) * factor, to: x + index)
+            store(load(x + index) * factor, to: destination + index)
             index += 8
         }
         while index < count {
-            x[index] *= factor
+            destination[index] = x[index] * factor
             index += 1
         }
     }

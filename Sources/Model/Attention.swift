@@ -74,8 +74,7 @@ struct Attention {
         let scores = valueScratch + layout.tileElements
 
         for row in 0..<rows {
-            let query = queries + row * queryStride + head * headDim
-            for index in 0..<headDim { scaledQueries[row * headDim + index] = scale * query[index] }
+            Vector.scale(queries + row * queryStride + head * headDim, count: headDim, by: scale, into: scaledQueries + row * headDim)
             queryNorms[row] = Vector.norm(scaledQueries + row * headDim, count: headDim)
         }
         accumulators.update(repeating: 0, count: rows * headDim)
@@ -162,9 +161,7 @@ struct Attention {
             }
         }
         for row in 0..<rows {
-            let normalizer = 1 / sums[row]
-            let source = accumulators + row * headDim, destination = output + row * layout.width + head * headDim
-            for index in 0..<headDim { destination[index] = source[index] * normalizer }
+            Vector.scale(accumulators + row * headDim, count: headDim, by: 1 / sums[row], into: output + row * layout.width + head * headDim)
         }
     }
 }
