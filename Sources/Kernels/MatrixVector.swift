@@ -1,5 +1,6 @@
-/// y = W · x for one input vector (decode), reading W in its stored format and widening eight lanes at a time
-/// on the fly, so a decode step streams the weights once without a float32 copy. Rows are split across workers.
+/// y = W · x for one input vector (decode), reading W in its stored format as it streams past, so a decode step
+/// reads the weights once without a float32 copy: 16-bit rows are widened eight lanes at a time, q8 rows are
+/// multiplied in integers by x rounded to 16 bits (`Int16Groups`). Rows are split across workers.
 public enum MatrixVector {
     public static func apply(_ weight: WeightMatrix, to x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let minimumRows = max(1, 262_144 / max(weight.columns, 1))
