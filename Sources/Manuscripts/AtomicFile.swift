@@ -9,13 +9,19 @@ import Foundation
 /// kill -9, power loss or a full disk: the new content goes to a temporary file beside it (same folder, so the
 /// same filesystem), is flushed to disk, renamed over the target, and the folder entry is flushed too.
 public enum AtomicFile {
+    /// A temporary file lives for one write (milliseconds, a minute at most for a huge file on a slow disk). One
+    /// older than this was left by a process killed mid-write, and the next write of the same target removes it.
+    public static let leftoverAge: TimeInterval = 3600
+
     /// Writes `bytes` to `url` atomically. An existing target keeps its permissions (and owner, where allowed);
     /// a new file gets `newFileMode` less the umask. On any error the temporary file is removed and the target
     /// is left as it was.
     public static func write(_ bytes: [UInt8], to url: URL, newFileMode: mode_t = 0o666) throws(ManuscriptWorkflowError) {
         let target = url.path
         let folder = url.deletingLastPathComponent().path
-        var template = Array((folder + "/." + url.lastPathComponent + ".storywriter-XXXXXX").utf8CString)
+        let temporaryPrefix = "." + url.lastPathComponent + ".storywriter-"
+        removeLeftovers(in: folder, prefix: temporaryPrefix)
+        var template = Array((folder + "/" + temporaryPrefix + "XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw .writeFailed(path: target, reason: "cannot create a file in \(folder): \(errnoText())") }
         let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -48,6 +54,20 @@ public enum AtomicFile {
             throw .writeFailed(path: target, reason: "cannot rename the new file into place: \(reason)")
         }
         syncFolder(folder)
+    }
+
+    /// Deletes this target's temporary files (`prefix` and mkstemp's six characters) older than `leftoverAge`.
+    private static func removeLeftovers(in folder: String, prefix: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        let cutoff = Date().addingTimeInterval(-leftoverAge)
+        for name in names where name.hasPrefix(prefix) && name.utf8.count == prefix.utf8.count + 6 {
+            let path = folder + "/" + name
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  attributes[.type] as? FileAttributeType == .typeRegular,
+                  let modified = attributes[.modificationDate] as? Date, modified < cutoff
+            else { continue }
+            unlink(path)
+        }
     }
 
     /// Writes every byte, retrying short writes and interruptions; the error text, or nil on success.

@@ -25,6 +25,28 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["book.txt"])
     }
 
+    /// A kill -9 between creating the temporary file and renaming it leaves the file behind; the next write of the
+    /// same book removes it once it is older than any write could take, and touches nothing else.
+    @Test func aLaterWriteRemovesTheTemporaryFileOfAKilledWrite() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let book = folder.appendingPathComponent("book.txt")
+        try Data("old".utf8).write(to: book)
+        let names = (leftover: ".book.txt.storywriter-Ab3x9Q", writing: ".book.txt.storywriter-Zq81Lm",
+                     otherBook: ".other.txt.storywriter-Ab3x9Q", notOurs: ".book.txt.storywriter-notes-v2")
+        let old = Date().addingTimeInterval(-2 * AtomicFile.leftoverAge)
+        for name in [names.leftover, names.writing, names.otherBook, names.notOurs] {
+            let path = folder.appendingPathComponent(name).path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("partial".utf8)))
+            if name != names.writing { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: path) }
+        }
+
+        try AtomicFile.write(Array("new text".utf8), to: book)
+        #expect(try Data(contentsOf: book) == Data("new text".utf8))
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
+        #expect(left == ["book.txt", names.writing, names.otherBook, names.notOurs])
+    }
+
     @Test func failedWriteLeavesTheTargetAsItWas() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
