@@ -75,20 +75,13 @@ public enum Int8Blocks {
         var groupIndex = 0
         while (groupIndex + 2) * group <= count {
             Prefetch.ahead(of: cursor, by: Prefetch.q8Distance)
-            let next = cursor + groupBytes
-            total = total.addingProduct(
-                groupProducts(cursor + MemoryLayout<Float>.size, input.codes + groupIndex * group),
-                cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex])
-            other = other.addingProduct(
-                groupProducts(next + MemoryLayout<Float>.size, input.codes + (groupIndex + 1) * group),
-                next.loadUnaligned(as: Float.self) * input.scales[groupIndex + 1])
+            add(group: groupIndex, at: cursor, of: input, to: &total)
+            add(group: groupIndex + 1, at: cursor + groupBytes, of: input, to: &other)
             cursor += 2 * groupBytes
             groupIndex += 2
         }
         if (groupIndex + 1) * group <= count {
-            total = total.addingProduct(
-                groupProducts(cursor + MemoryLayout<Float>.size, input.codes + groupIndex * group),
-                cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex])
+            add(group: groupIndex, at: cursor, of: input, to: &total)
             cursor += groupBytes
             groupIndex += 1
         }
@@ -100,6 +93,14 @@ public enum Int8Blocks {
         }
         let tailScale = first < count ? cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex] : 0
         return total.sum() + Float(tail) * tailScale
+    }
+
+    /// sum += (Σ code·x over whole group `index`, stored at `stored`) · its scale · the input's scale, in lanes.
+    @inline(__always)
+    private static func add(group index: Int, at stored: UnsafeRawPointer, of input: Int16Groups, to sum: inout SIMD8<Float>) {
+        sum = sum.addingProduct(
+            groupProducts(stored + MemoryLayout<Float>.size, input.codes + index * group),
+            stored.loadUnaligned(as: Float.self) * input.scales[index])
     }
 
     /// Σ code·x over one whole group's 32 `codes` and `xs`, in lanes: exact, since each lane adds four products
