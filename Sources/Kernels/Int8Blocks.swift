@@ -64,35 +64,48 @@ public enum Int8Blocks {
     @inline(__always)
     static func storedPosition(_ index: Int) -> Int { 4 * (index % 8) + index / 8 }
 
-    /// The dot product of one encoded row with `input` (quantized in the same groups and order), without widening
-    /// the row to memory: the decode kernel for `--weights q8`, which streams 1.125 bytes per weight instead of
-    /// bfloat16's 2.
-    public static func dot(_ row: UnsafeRawPointer, _ input: Int16Groups) -> Float {
+    /// The dot products of two encoded rows with `input` (quantized in the same groups and order), read side by
+    /// side (see `MatrixVector`), without widening the rows to memory: the decode kernel for `--weights q8`, which
+    /// streams 1.125 bytes per weight instead of bfloat16's 2. Each row's sum is the same as if it were read alone.
+    public static func dots(_ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ input: Int16Groups) -> (Float, Float) {
         let count = input.count
-        // Two groups per step into two sums: one sum would wait on its own multiply-add every group.
-        var total = SIMD8<Float>(), other = SIMD8<Float>()
-        var cursor = row
+        // Two groups per step into two sums per row: one sum would wait on its own multiply-add every group.
+        var firstSums = (SIMD8<Float>(), SIMD8<Float>()), secondSums = (SIMD8<Float>(), SIMD8<Float>())
+        var offset = 0
         var groupIndex = 0
         while (groupIndex + 2) * group <= count {
-            Prefetch.ahead(of: cursor, by: Prefetch.q8Distance)
-            add(group: groupIndex, at: cursor, of: input, to: &total)
-            add(group: groupIndex + 1, at: cursor + groupBytes, of: input, to: &other)
-            cursor += 2 * groupBytes
+            Prefetch.ahead(of: first + offset, by: Prefetch.q8Distance)
+            Prefetch.ahead(of: second + offset, by: Prefetch.q8Distance)
+            add(group: groupIndex, at: first + offset, of: input, to: &firstSums.0)
+            add(group: groupIndex + 1, at: first + offset + groupBytes, of: input, to: &firstSums.1)
+            add(group: groupIndex, at: second + offset, of: input, to: &secondSums.0)
+            add(group: groupIndex + 1, at: second + offset + groupBytes, of: input, to: &secondSums.1)
+            offset += 2 * groupBytes
             groupIndex += 2
         }
         if (groupIndex + 1) * group <= count {
-            add(group: groupIndex, at: cursor, of: input, to: &total)
-            cursor += groupBytes
+            add(group: groupIndex, at: first + offset, of: input, to: &firstSums.0)
+            add(group: groupIndex, at: second + offset, of: input, to: &secondSums.0)
+            offset += groupBytes
             groupIndex += 1
         }
-        total += other
-        let first = groupIndex * group
+        return (
+            total(firstSums, partialGroup: groupIndex, at: first + offset, of: input),
+            total(secondSums, partialGroup: groupIndex, at: second + offset, of: input))
+    }
+
+    /// A row's two sums of whole groups, plus the products of its last, partial group `index` stored at `stored`.
+    @inline(__always)
+    private static func total(
+        _ sums: (SIMD8<Float>, SIMD8<Float>), partialGroup index: Int, at stored: UnsafeRawPointer, of input: Int16Groups
+    ) -> Float {
+        let first = index * group
         var tail: Int32 = 0
-        for index in first..<count {
-            tail += Int32(cursor.load(fromByteOffset: MemoryLayout<Float>.size + index - first, as: Int8.self)) * Int32(input.codes[index])
+        for position in first..<input.count {
+            tail += Int32(stored.load(fromByteOffset: MemoryLayout<Float>.size + position - first, as: Int8.self)) * Int32(input.codes[position])
         }
-        let tailScale = first < count ? cursor.loadUnaligned(as: Float.self) * input.scales[groupIndex] : 0
-        return total.sum() + Float(tail) * tailScale
+        let tailScale = first < input.count ? stored.loadUnaligned(as: Float.self) * input.scales[index] : 0
+        return (sums.0 + sums.1).sum() + Float(tail) * tailScale
     }
 
     /// sum += (Σ code·x over whole group `index`, stored at `stored`) · its scale · the input's scale, in lanes.
