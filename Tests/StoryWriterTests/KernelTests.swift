@@ -79,9 +79,12 @@ import Testing
         #expect(abs(Double(accumulator / runningSum) - expected) < 1e-5)
     }
 
-    @Test(arguments: [NumberFormat.float32, .bfloat16, .float16], [1, 5])
-    func linearMatchesANaiveProductInEveryFormat(format: NumberFormat, rows: Int) {
-        let outputs = 19, inputs = 24
+    /// 19 outputs are one range of odd length, whose middle row decode pairs with itself; 43,691 outputs are
+    /// several ranges of odd length (a million weights, enough for more than one worker's share).
+    @Test(arguments: [NumberFormat.float32, .bfloat16, .float16], [(rows: 1, outputs: 19), (1, 43_691), (5, 19)])
+    func linearMatchesANaiveProductInEveryFormat(format: NumberFormat, shape: (rows: Int, outputs: Int)) {
+        let (rows, outputs) = shape
+        let inputs = 24
         let weights = (0..<(outputs * inputs)).map { Float(($0 * 37) % 23 - 11) / 8 }  // exact in 16-bit formats
         let stored: [UInt8] = weights.withUnsafeBufferPointer { floats in
             switch format {
