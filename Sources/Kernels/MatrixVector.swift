@@ -73,7 +73,7 @@ public enum MatrixVector {
         _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, width: Int, prefetch: Bool,
         lanes: (UnsafeRawPointer) -> SIMD8<Float>, scalar: (UnsafeRawPointer) -> Float
     ) -> (Float, Float) {
-        var a = RowSums(), b = RowSums()
+        var firstSums = RowSums(), secondSums = RowSums()
         var index = 0
         while index + 32 <= count {
             if prefetch {
@@ -82,25 +82,25 @@ public enum MatrixVector {
             }
             let x0 = Vector.load(x + index), x1 = Vector.load(x + index + 8)
             let x2 = Vector.load(x + index + 16), x3 = Vector.load(x + index + 24)
-            a.add(lanes(first + index * width), lanes(first + (index + 8) * width),
-                  lanes(first + (index + 16) * width), lanes(first + (index + 24) * width), times: x0, x1, x2, x3)
-            b.add(lanes(second + index * width), lanes(second + (index + 8) * width),
-                  lanes(second + (index + 16) * width), lanes(second + (index + 24) * width), times: x0, x1, x2, x3)
+            firstSums.add(lanes(first + index * width), lanes(first + (index + 8) * width),
+                          lanes(first + (index + 16) * width), lanes(first + (index + 24) * width), times: x0, x1, x2, x3)
+            secondSums.add(lanes(second + index * width), lanes(second + (index + 8) * width),
+                           lanes(second + (index + 16) * width), lanes(second + (index + 24) * width), times: x0, x1, x2, x3)
             index += 32
         }
         while index + 8 <= count {
             let xs = Vector.load(x + index)
-            a.first = a.first.addingProduct(lanes(first + index * width), xs)
-            b.first = b.first.addingProduct(lanes(second + index * width), xs)
+            firstSums.first = firstSums.first.addingProduct(lanes(first + index * width), xs)
+            secondSums.first = secondSums.first.addingProduct(lanes(second + index * width), xs)
             index += 8
         }
-        var (totalA, totalB) = (a.total, b.total)
+        var (firstTotal, secondTotal) = (firstSums.total, secondSums.total)
         while index < count {
-            totalA += scalar(first + index * width) * x[index]
-            totalB += scalar(second + index * width) * x[index]
+            firstTotal += scalar(first + index * width) * x[index]
+            secondTotal += scalar(second + index * width) * x[index]
             index += 1
         }
-        return (totalA, totalB)
+        return (firstTotal, secondTotal)
     }
 }
 

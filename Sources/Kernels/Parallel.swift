@@ -22,7 +22,11 @@ public enum Parallel {
         let workers = min(threads, count)
         let next = Atomic<Int>(0)
         let ranInPool = workers > 1 && pool(threads: workers).run(participants: workers) { worker in
-            while case let task = next.add(1, ordering: .relaxed).oldValue, task < count { body(task, worker) }
+            while true {
+                let task = next.add(1, ordering: .relaxed).oldValue
+                guard task < count else { return }
+                body(task, worker)
+            }
         }
         if !ranInPool {
             for task in 0..<count { body(task, 0) }
