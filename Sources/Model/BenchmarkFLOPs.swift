@@ -6,6 +6,7 @@ import Weights
 /// - attention: 4 · d · keys per token per layer (Q·Kᵀ and P·V, 2 · d · keys each), where keys is the causal
 ///   context the token sees (its position + 1); masked future keys are not counted.
 /// LayerNorm, GELU, softmax and the clamp are left out (well under 1% at these widths).
+/// Only work done is counted: in the last block, rows whose logits are not wanted stop after their keys and values.
 public struct BenchmarkFLOPs: Sendable {
     public let configuration: MPTConfiguration
 
@@ -20,6 +21,12 @@ public struct BenchmarkFLOPs: Sendable {
         return 2 * Double(configuration.nLayers) * (4 * d * d + 2 * d * ffn)
     }
 
+    /// Matrix FLOPs of one token in one block after its keys and values (out_proj, up_proj and down_proj).
+    public var matrixFLOPsPerTokenAfterKeysAndValues: Double {
+        let d = Double(configuration.dModel)
+        return 2 * (d * d + 2 * d * Double(configuration.ffnHiddenSize))
+    }
+
     /// FLOPs of one row of logits.
     public var logitFLOPsPerRow: Double {
         2 * Double(configuration.vocabSize) * Double(configuration.dModel)
@@ -32,10 +39,16 @@ public struct BenchmarkFLOPs: Sendable {
         return 4 * Double(configuration.dModel) * Double(configuration.nLayers) * keys
     }
 
-    /// A prefill of `tokens` positions after `depth` cached ones, with logits for its last row only;
-    /// `attentionShare` is the part of the attention work actually done (the rest skipped as too distant).
+    /// A prefill of `tokens` positions after `depth` cached ones, with logits for its last row only, so the last
+    /// block's attention and its products after Wqkv run for that row alone; `attentionShare` is the part of the
+    /// attention work actually done (the rest skipped as too distant).
     public func prefill(tokens: Int, depth: Int, attentionShare: Double = 1) -> Double {
-        Double(tokens) * matrixFLOPsPerToken + attentionShare * attentionFLOPs(tokens: tokens, startingAt: depth) + logitFLOPsPerRow
+        guard tokens > 0 else { return 0 }
+        let layers = Double(configuration.nLayers)
+        let lastRowAttention = attentionFLOPs(tokens: 1, startingAt: depth + tokens - 1) / layers
+        let attention = attentionFLOPs(tokens: tokens, startingAt: depth) * (layers - 1) / layers + lastRowAttention
+        let matrices = Double(tokens) * matrixFLOPsPerToken - Double(tokens - 1) * matrixFLOPsPerTokenAfterKeysAndValues
+        return matrices + attentionShare * attention + logitFLOPsPerRow
     }
 
     /// `steps` decode steps starting at position `depth`, each with its row of logits.

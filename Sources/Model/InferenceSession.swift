@@ -101,8 +101,8 @@ public final class InferenceSession {
         var start = 0
         while start < tokens.count {
             let chunk = tokens[start..<min(tokens.count, start + chunkSize)]
-            let buffers = try forward(chunk)
             let isLast = chunk.endIndex == tokens.count
+            let buffers = try forward(chunk, outputRows: logits != nil ? chunk.count : isLast ? 1 : 0)
             if let logits {
                 var first = 0
                 while first < chunk.count {
@@ -150,8 +150,9 @@ public final class InferenceSession {
     }
 
     /// Runs the transformer over one chunk: embedding, then every block, appending to the KV cache.
-    /// Returns the chunk's activations with the residual stream (before the final norm) in `x`.
-    private func forward(_ chunk: ArraySlice<Int>) throws -> Activations {
+    /// Returns the chunk's activations with the residual stream (before the final norm) in `x`, valid for the
+    /// chunk's last `outputRows` rows: the last block carries only those past their keys and values.
+    private func forward(_ chunk: ArraySlice<Int>, outputRows: Int) throws -> Activations {
         let d = model.configuration.dModel
         let buffers = workspace.activations(rows: chunk.count)
         for (row, token) in chunk.enumerated() {
@@ -159,8 +160,10 @@ public final class InferenceSession {
         }
         let firstPosition = position
         do {
-            for block in blocks {
-                try block.forward(buffers, rows: chunk.count, firstPosition: firstPosition, cache: cache, workspace: workspace)
+            for (index, block) in blocks.enumerated() {
+                try block.forward(
+                    buffers, rows: chunk.count, outputRows: index == blocks.count - 1 ? outputRows : chunk.count,
+                    firstPosition: firstPosition, cache: cache, workspace: workspace)
             }
         } catch {
             cache.truncate(to: firstPosition)

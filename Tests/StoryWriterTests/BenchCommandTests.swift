@@ -22,7 +22,12 @@ import Weights
         #expect(flops.logitFLOPsPerRow == logits)
         // Three tokens at positions 2, 3, 4 see 3 + 4 + 5 keys.
         #expect(flops.attentionFLOPs(tokens: 3, startingAt: 2) == attentionPerKey * 12)
-        #expect(flops.prefill(tokens: 3, depth: 2) == 3 * matrix + attentionPerKey * 12 + logits)
+        // The last block carries only the last row past Wqkv: the first two rows skip its out_proj, up_proj and
+        // down_proj, and its attention sees the last row's 5 keys only.
+        let afterKeysAndValues: Double = 2 * (128 * 128 + 2 * 128 * 512)
+        #expect(flops.matrixFLOPsPerTokenAfterKeysAndValues == afterKeysAndValues)
+        let attentionPerKeyPerLayer = attentionPerKey / 2
+        #expect(flops.prefill(tokens: 3, depth: 2) == 3 * matrix - 2 * afterKeysAndValues + attentionPerKeyPerLayer * (12 + 5) + logits)
         // Two decode steps at positions 5 and 6 see 6 + 7 keys.
         #expect(flops.decode(steps: 2, depth: 5) == 2 * (matrix + logits) + attentionPerKey * 13)
     }

@@ -73,6 +73,27 @@ import Testing
             }
         }
     }
+
+    /// Without a logits callback the last block carries only the last row past its keys and values; with one,
+    /// every row. Both must give the same last logits and leave the same cache behind.
+    @Test func theLastRowAloneMatchesTheWholeChunk() throws {
+        let golden = try GoldenFile.load("tiny-storywriter")
+        let goldenCase = try #require(golden.cases.first { $0.inputIDs.count == 600 })
+        let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
+        let lastRowOnly = InferenceSession(model: model), everyRow = InferenceSession(model: model)
+        let next = goldenCase.greedyIDs[0]
+        let prompt = Array(goldenCase.inputIDs.prefix(599))
+        let lastRowLogits = try lastRowOnly.prefill(prompt, chunkSize: 256)
+        var everyRowLogits: [Float] = []
+        try everyRow.prefill(prompt, chunkSize: 256, logits: { chunk in
+            let last = chunk.firstIndex + chunk.rows - 1
+            if last == prompt.count - 1 { everyRowLogits = Array(chunk.row(chunk.rows - 1)) }
+        })
+        let error = LogitError(lastRowLogits, reference: everyRowLogits)
+        #expect(error.relativeL2 < 1e-5, "relative L2 \(error.relativeL2)")
+        let decoded = LogitError(try lastRowOnly.decode(next), reference: try everyRow.decode(next))
+        #expect(decoded.relativeL2 < 1e-5, "after one more token: relative L2 \(decoded.relativeL2)")
+    }
 }
 
 /// A model fixture's golden.json.
