@@ -96,9 +96,8 @@ a_last, b_last = fit(per_token(shallow_last), per_token(deep_last))
 tokens, words, layers = 71_884, 48_201, 32
 def seconds_per_token(p):
     return (layers - 1) * (a + b * p) + a_last + b_last * p
-def total(a, b):
-    return tokens * a + b * tokens * (tokens - 1) / 2
-seconds = (layers - 1) * total(a, b) + total(a_last, b_last)
+# The cost is linear in p, so its sum over positions 0 ..< tokens is tokens times its value at the mean position.
+seconds = tokens * seconds_per_token((tokens - 1) / 2)
 print(json.dumps({
     "test": "projection: full 32-layer 7B shape, all of Gatsby",
     "seconds_per_token_per_whole_block_at_0": a, "seconds_per_token_per_whole_block_per_position": b,
