@@ -7,6 +7,8 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case invalidTopP(Double)
     case invalidRepetitionPenalty(Double)
     case emptyStopText
+    case invalidLogitBias(token: Int, bias: Double)
+    case logitBiasOutOfVocabulary(token: Int, vocabularySize: Int)
     case invalidChunkSize(Int)
     case noCandidateTokens
 
@@ -26,6 +28,10 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
             return "the repetition penalty must be a finite number > 0 (got \(r)): use 1 for no penalty, or e.g. 1.1"
         case .emptyStopText:
             return "a stop text is empty: every --stop needs at least one character"
+        case .invalidLogitBias(let token, let bias):
+            return "the logit bias \(token)=\(bias) needs a token id ≥ 0 and a finite bias: e.g. --logit-bias 0=-100 to ban <|endoftext|>"
+        case .logitBiasOutOfVocabulary(let token, let vocabularySize):
+            return "--logit-bias names token \(token), but the model has only \(vocabularySize) tokens (ids 0-\(vocabularySize - 1))"
         case .invalidChunkSize(let n):
             return "the prefill chunk size must be at least 1 (got \(n)): pass --chunk-size 1 or more"
         case .noCandidateTokens:

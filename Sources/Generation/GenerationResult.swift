@@ -4,13 +4,19 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     case endOfText
     /// The text reached this stop text (not included in the output).
     case stopText(String)
+    /// The model produced this special token, which ends an answer in its prompt format (e.g. `<|im_end|>`).
+    case stopToken(String)
     case maxNewTokens
+    /// The caller asked it to stop (Ctrl-C in a chat).
+    case interrupted
 
     public var description: String {
         switch self {
         case .endOfText: return "end of text"
         case .stopText(let text): return "stop text \(String(reflecting: text))"
+        case .stopToken(let token): return "stop token \(token)"
         case .maxNewTokens: return "maximum number of new tokens"
+        case .interrupted: return "interrupted"
         }
     }
 }

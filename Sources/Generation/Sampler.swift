@@ -1,7 +1,8 @@
 import Foundation
 
-/// Picks each next token from the model's logits, in transformers' order: repetition penalty, then either
-/// the arg-max (greedy) or temperature → top-k → top-p → a draw from the seeded generator.
+/// Picks each next token from the model's logits, in transformers' order after OpenAI's logit bias: logit bias,
+/// repetition penalty, then either the arg-max (greedy) or temperature → top-k → top-p → a draw from the seeded
+/// generator.
 public struct Sampler: Sendable {
     public let options: SamplingOptions
     /// The seed actually used (drawn from the system when `options.seed` is nil), so any run can be repeated.
@@ -25,10 +26,18 @@ public struct Sampler: Sendable {
     /// The next token for these logits; it is recorded as seen.
     public mutating func nextToken(logits: [Float]) throws -> Int {
         var scores = logits
+        try applyLogitBias(to: &scores)
         applyRepetitionPenalty(to: &scores)
         let token = options.isGreedy ? try argMax(scores) : try draw(from: scores)
         seenTokens.insert(token)
         return token
+    }
+
+    private func applyLogitBias(to scores: inout [Float]) throws {
+        for (token, bias) in options.logitBias {
+            guard scores.indices.contains(token) else { throw GenerationError.logitBiasOutOfVocabulary(token: token, vocabularySize: scores.count) }
+            scores[token] += Float(bias)
+        }
     }
 
     private func applyRepetitionPenalty(to scores: inout [Float]) {

@@ -17,6 +17,9 @@ public struct SamplingOptions: Sendable, Equatable {
     public var maxNewTokens: Int
     /// Generation stops once the text contains one of these; the stop text itself is not part of the output.
     public var stopTexts: [String]
+    /// OpenAI's `logit_bias`: added to a token's logit before every other step; -100 all but bans a token,
+    /// 100 all but forces it.
+    public var logitBias: [Int: Double] = [:]
 
     public init(
         temperature: Double = 0.8, topK: Int = 40, topP: Double = 0.95, repetitionPenalty: Double = 1.1,
@@ -48,5 +51,8 @@ public struct SamplingOptions: Sendable, Equatable {
             throw GenerationError.invalidRepetitionPenalty(repetitionPenalty)
         }
         guard !stopTexts.contains(where: \.isEmpty) else { throw GenerationError.emptyStopText }
+        if let bad = logitBias.first(where: { $0.key < 0 || !$0.value.isFinite }) {
+            throw GenerationError.invalidLogitBias(token: bad.key, bias: bad.value)
+        }
     }
 }

@@ -19,11 +19,14 @@ public struct TextGenerator: Sendable {
     /// to one token before the end and pass that last token as the prompt: the cache of the rest is reused.
     /// An empty prompt continues what the session holds, from the logits it kept (a restored state).
     /// The repetition penalty counts the session's whole context, as transformers counts its whole input.
-    /// Stops at `<|endoftext|>`, at a stop text or after `options.maxNewTokens` tokens. `onText` receives each
-    /// piece of text as soon as it is final; their concatenation is the result's `text`. The last sampled
-    /// token is not run through the model (nothing would read its logits).
+    /// Stops at `<|endoftext|>` or another of `stopTokens` (a chat format's end of turn), at a stop text, after
+    /// `options.maxNewTokens` tokens, or when `isInterrupted` says so (asked after each new token).
+    /// `onText` receives each piece of text as soon as it is final; their concatenation is the result's `text`.
+    /// The last sampled token is not run through the model (nothing would read its logits).
     public func generate<Session: LanguageModelSession>(
         continuing prompt: [Int], in session: inout Session, chunkSize: Int,
+        stopTokens: Set<Int> = [BPETokenizer.endOfTextID],
+        isInterrupted: () -> Bool = { false },
         onPrefillProgress: (PrefillProgress) -> Void = { _ in },
         onText: (String) -> Void = { _ in }
     ) throws -> GenerationResult {
@@ -58,12 +61,20 @@ public struct TextGenerator: Sendable {
                 stopReason = .endOfText
                 break
             }
+            if stopTokens.contains(token) {
+                stopReason = .stopToken(tokenizer.decode([token]))
+                break
+            }
             emit(matcher.append(decoder.append(token)))
             if let stop = matcher.matchedStopText {
                 stopReason = .stopText(stop)
                 break
             }
             if generated.count == options.maxNewTokens { break }
+            if isInterrupted() {
+                stopReason = .interrupted
+                break
+            }
             logits = try session.decode(token)
         }
         if matcher.matchedStopText == nil {

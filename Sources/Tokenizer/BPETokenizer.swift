@@ -7,8 +7,9 @@ public struct BPETokenizer: Sendable {
     /// `<|endoftext|>` in GPT-NeoX's vocabulary, which MPT uses to end a text.
     public static let endOfTextID = 0
 
-    private let rawTextTokens: AddedTokenMatcher
-    private let normalizedTextTokens: AddedTokenMatcher
+    /// Every added token, and only the ordinary (non-special) ones, for text whose special tokens must stay text.
+    private let allAddedTokens: AddedTokenMatchers
+    private let ordinaryAddedTokens: AddedTokenMatchers
     private let normalizer: NFCNormalizer?
     private let preTokenizer = ByteLevelPreTokenizer()
     private let model: BPEModel
@@ -64,15 +65,8 @@ public struct BPETokenizer: Sendable {
         model = BPEModel(byteTokenIDs: byteTokenIDs, merges: merges)
         normalizer = definition.normalizesToNFC ? NFCNormalizer() : nil
         addedTokens = definition.addedTokens
-        let raw = definition.addedTokens.filter { !$0.isNormalized }
-        let normalized = definition.addedTokens.filter(\.isNormalized)
-        rawTextTokens = AddedTokenMatcher(tokens: raw, contents: raw.map { Array($0.content.utf8) })
-        // Normalized tokens are matched in normalized text, so their own text is normalized first.
-        let normalizer = self.normalizer
-        normalizedTextTokens = AddedTokenMatcher(tokens: normalized, contents: normalized.map { token in
-            let bytes = Array(token.content.utf8)[...]
-            return Array(normalizer?.normalize(bytes) ?? bytes)
-        })
+        allAddedTokens = AddedTokenMatchers(tokens: definition.addedTokens, normalizer: normalizer)
+        ordinaryAddedTokens = AddedTokenMatchers(tokens: definition.addedTokens.filter { !$0.isSpecial }, normalizer: normalizer)
         tokenBytes = TokenBytes(vocabulary: bytesOfID, addedTokens: definition.addedTokens)
     }
 
@@ -81,19 +75,35 @@ public struct BPETokenizer: Sendable {
 
     /// The token ids of `text`, exactly as `tokenizers`' `encode(text).ids`.
     public func encode(_ text: String) -> [Int] {
+        encode(text, matching: allAddedTokens)
+    }
+
+    /// The token ids of `text` with special tokens (such as `<|im_end|>`) spelled out as ordinary text, as
+    /// llama.cpp tokenizes with `parse_special` false: what a user types can never forge a control token.
+    /// Ordinary added tokens (MPT's runs of spaces) still match, as they do in `encode`.
+    public func encodeSpecialTokensAsText(_ text: String) -> [Int] {
+        encode(text, matching: ordinaryAddedTokens)
+    }
+
+    /// The id of the added token whose content is exactly `content`, if the tokenizer has one.
+    public func addedTokenID(_ content: String) -> Int? {
+        addedTokens.first { $0.content == content }?.id
+    }
+
+    private func encode(_ text: String, matching addedTokenMatchers: AddedTokenMatchers) -> [Int] {
         let bytes = Array(text.utf8)
         var ids: [Int] = []
         ids.reserveCapacity(bytes.count / 3)
         var wordCache = WordCache()
         var scratch = BPEModel.Scratch()
         var words: [Range<Int>] = []
-        for segment in rawTextTokens.split(bytes[...]) {
+        for segment in addedTokenMatchers.raw.split(bytes[...]) {
             switch segment {
             case .addedToken(let id):
                 ids.append(id)
             case .text(let range):
                 let normalized = normalizer?.normalize(bytes[range]) ?? bytes[range]
-                for piece in normalizedTextTokens.split(normalized) {
+                for piece in addedTokenMatchers.normalized.split(normalized) {
                     switch piece {
                     case .addedToken(let id):
                         ids.append(id)
@@ -129,5 +139,22 @@ public struct BPETokenizer: Sendable {
 
     func appendBytes(of id: Int, skippingSpecial: Bool, to output: inout [UInt8]) {
         tokenBytes.append(id, skippingSpecial: skippingSpecial, to: &output)
+    }
+}
+
+/// Added tokens are matched twice: those marked not normalized in the raw text, the others in the normalized text.
+private struct AddedTokenMatchers: Sendable {
+    let raw: AddedTokenMatcher
+    let normalized: AddedTokenMatcher
+
+    init(tokens: [AddedToken], normalizer: NFCNormalizer?) {
+        let rawTokens = tokens.filter { !$0.isNormalized }
+        let normalizedTokens = tokens.filter(\.isNormalized)
+        raw = AddedTokenMatcher(tokens: rawTokens, contents: rawTokens.map { Array($0.content.utf8) })
+        // Normalized tokens are matched in normalized text, so their own text is normalized first.
+        normalized = AddedTokenMatcher(tokens: normalizedTokens, contents: normalizedTokens.map { token in
+            let bytes = Array(token.content.utf8)[...]
+            return Array(normalizer?.normalize(bytes) ?? bytes)
+        })
     }
 }

@@ -101,12 +101,18 @@ struct ModelFolderOption: ParsableArguments {
 
     @OptionGroup var engine: EngineOptions
 
-    func load() throws -> StoryModel {
+    /// The model folder: --model, else $STORYWRITER_MODEL.
+    func url() throws -> URL {
         guard let path = folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"], !path.isEmpty else {
             throw ManuscriptWorkflowError.modelNotGiven
         }
+        return URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+    }
+
+    func load() throws -> StoryModel {
+        let folder = try url()
         engine.applyThreads()
-        return try StoryModel(folder: URL(fileURLWithPath: (path as NSString).expandingTildeInPath), weights: engine.weights)
+        return try StoryModel(folder: folder, weights: engine.weights)
     }
 }
 

@@ -60,20 +60,8 @@ struct GenerateCommand: ParsableCommand {
             let wordsPerToken = words > 0 ? Double(words) / Double(promptIDs.count) : 0.67
             var session = try InferenceSession(
                 model: story.model, cache: kvCache.makeCache(for: story.model, tokens: promptIDs.count + options.maxNewTokens, say: progress.say))
-            var progressLine = ""
-            var wroteText = false
-            let result = try generator.generate(
-                continuing: promptIDs, in: &session, chunkSize: chunkSize,
-                onPrefillProgress: { state in
-                    progressLine = state.line(wordsPerToken: wordsPerToken)
-                    progress.update(progressLine)
-                },
-                onText: { piece in
-                    if !wroteText { progress.finish(progressLine) }
-                    wroteText = true
-                    FileHandle.standardOutput.write(Data(piece.utf8))
-                })
-            if !wroteText { progress.finish(progressLine) }
+            let result = try StreamedGeneration.run(
+                generator, continuing: promptIDs, in: &session, chunkSize: chunkSize, wordsPerToken: wordsPerToken, progress: progress)
             // A terminal prompt should start on its own line; a pipe gets the continuation byte for byte.
             if isatty(STDOUT_FILENO) == 1 && !result.text.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
             progress.say(result.summary)

@@ -25,10 +25,28 @@ struct SamplingFlags: ParsableArguments {
     @Option(name: .customLong("stop"), help: ArgumentHelp("Stop when the text reaches this (not written out); repeat for several. \\n, \\t and \\\\ are read as newline, tab and backslash.", valueName: "text"))
     var stopTexts: [String] = []
 
+    @Option(name: .customLong("logit-bias"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Add VALUE to token ID's logit before sampling (OpenAI's logit_bias): -100 all but bans it, 100 all but forces it; repeat for several.", valueName: "id=value"))
+    var logitBiases: [LogitBias] = []
+
     var options: SamplingOptions {
-        SamplingOptions(
+        var options = SamplingOptions(
             temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed,
             maxNewTokens: maxNewTokens, stopTexts: stopTexts.map(Self.unescaped))
+        options.logitBias = Dictionary(logitBiases.map { ($0.token, $0.bias) }, uniquingKeysWith: +)
+        return options
+    }
+
+    /// One `--logit-bias ID=VALUE`.
+    struct LogitBias: ExpressibleByArgument {
+        let token: Int
+        let bias: Double
+
+        init?(argument: String) {
+            let parts = argument.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let token = Int(parts[0]), let bias = Double(parts[1]) else { return nil }
+            self.token = token
+            self.bias = bias
+        }
     }
 
     /// Shells make a literal newline awkward to type, so `--stop '\n\n'` means two newlines.
