@@ -41,7 +41,9 @@ struct InstructCommand: ParsableCommand {
             let options = sampling.options
             try options.validate()
             guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
+            // The file's last line break would otherwise make a blank line before the template's next line.
             let context = try input.map { try ManuscriptText.read(contentsOf: URL(fileURLWithPath: $0)).text }
+                .map { String($0.reversed().drop { $0.isNewline }.reversed()) }
             let story = try model.load()
             let renderer = try format.renderer(for: story, folder: try model.url(), say: progress.say)
             let generator = try TextGenerator(tokenizer: story.tokenizer, options: options)

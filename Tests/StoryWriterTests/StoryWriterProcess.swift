@@ -21,7 +21,9 @@ enum StoryWriterProcess {
     /// Starts `storywriter arguments` with stdout and stderr in files under `logs`; with `shellSetup`, through
     /// /bin/sh, which runs it first (e.g. to set a resource limit). `STORYWRITER_MODEL` is cleared so the
     /// caller's environment cannot choose a model for the test.
-    static func start(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil) throws -> Started {
+    /// `input` becomes its standard input (read from a file under `logs`); without it, it inherits the test's.
+    static func start(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil,
+                      input: String? = nil) throws -> Started {
         let process = Process()
         if let shellSetup {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -39,6 +41,13 @@ enum StoryWriterProcess {
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
+        if let input {
+            let inputFile = logs.appendingPathComponent("\(id).in")
+            try Data(input.utf8).write(to: inputFile)
+            process.standardInput = try FileHandle(forReadingFrom: inputFile)
+            // The open handle keeps the contents for the child; the name is not needed.
+            try FileManager.default.removeItem(at: inputFile)
+        }
         let startedAt = ContinuousClock.now
         try process.run()
         return Started(process: process, stdout: out, stderr: err, startedAt: startedAt)
@@ -58,7 +67,7 @@ enum StoryWriterProcess {
     }
 
     static func run(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil,
-                    sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-        try finish(try start(arguments, logs: logs, shellSetup: shellSetup), sourceLocation: sourceLocation)
+                    input: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+        try finish(try start(arguments, logs: logs, shellSetup: shellSetup, input: input), sourceLocation: sourceLocation)
     }
 }
