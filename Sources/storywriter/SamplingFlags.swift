@@ -25,14 +25,14 @@ struct SamplingFlags: ParsableArguments {
     @Option(name: .customLong("stop"), help: ArgumentHelp("Stop when the text reaches this (not written out); repeat for several. \\n, \\t and \\\\ are read as newline, tab and backslash.", valueName: "text"))
     var stopTexts: [String] = []
 
-    @Option(name: .customLong("logit-bias"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Add VALUE to token ID's logit before sampling (OpenAI's logit_bias): -100 all but bans it, 100 all but forces it; repeat for several.", valueName: "id=value"))
+    @Option(name: .customLong("logit-bias"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Add VALUE to token ID's logit before sampling (OpenAI's logit_bias): -100 all but bans it, 100 all but forces it; repeat for several tokens (the last value for an ID counts).", valueName: "id=value"))
     var logitBiases: [LogitBias] = []
 
     var options: SamplingOptions {
         var options = SamplingOptions(
             temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed,
             maxNewTokens: maxNewTokens, stopTexts: stopTexts.map(Self.unescaped))
-        options.logitBias = Dictionary(logitBiases.map { ($0.token, $0.bias) }, uniquingKeysWith: +)
+        options.logitBias = Dictionary(logitBiases.map { ($0.token, $0.bias) }) { _, last in last }
         return options
     }
 
