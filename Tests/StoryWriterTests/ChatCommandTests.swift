@@ -141,4 +141,22 @@ import Tokenizer
         #expect(unforced.stderr.contains("prompt \(withInput.count) tokens in") && unforced.stderr.contains("; 8 new tokens in"), "\(unforced.stderr)")
         #expect(unforced.stderr.contains("stopped: maximum number of new tokens"), "\(unforced.stderr)")
     }
+
+    @Test func aFormatThatDoesNotFitFailsBeforeAnyModelWork() throws {
+        let folder = try Support.temporaryFolder("instruct")
+        defer { Support.remove(folder) }
+        try Support.makeInstructModel(in: folder)
+        let logs = folder.deletingLastPathComponent()
+        let cases: [(arguments: [String], message: String)] = [
+            (["instruct", "Hi", "--format", "chatml"], "needs the added token <|im_start|>, which this model's tokenizer.json lacks"),
+            (["chat", "--system", "Be brief."], "the dolly format has no system message"),
+            (["instruct", "Hi", "--format", "alpaca"], "there is no prompt format \"alpaca\": choose one of plain, dolly, chatml"),
+        ]
+        for (arguments, message) in cases {
+            let run = try StoryWriterProcess.run(arguments + ["--model", folder.path], logs: logs, input: "Hello\n")
+            #expect(run.status != 0)
+            #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+            #expect(!run.stderr.contains("new tokens"), "no model work: \(run.stderr)")
+        }
+    }
 }
