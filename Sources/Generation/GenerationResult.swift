@@ -5,12 +5,15 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// The text reached this stop text (not included in the output).
     case stopText(String)
     case maxNewTokens
+    /// The caller stopped it (an abort, a client gone).
+    case cancelled
 
     public var description: String {
         switch self {
         case .endOfText: return "end of text"
         case .stopText(let text): return "stop text \(String(reflecting: text))"
         case .maxNewTokens: return "maximum number of new tokens"
+        case .cancelled: return "cancelled"
         }
     }
 }

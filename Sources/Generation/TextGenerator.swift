@@ -5,12 +5,18 @@ import Tokenizer
 public struct TextGenerator: Sendable {
     public let tokenizer: BPETokenizer
     public let options: SamplingOptions
+    /// The vocabulary entries `options.bannedTexts` rule out.
+    private let bannedTokens: Set<Int>
 
     /// Throws a `GenerationError` for options out of range, before any model work starts.
     public init(tokenizer: BPETokenizer, options: SamplingOptions) throws {
         try options.validate()
         self.tokenizer = tokenizer
         self.options = options
+        bannedTokens = options.bannedTexts.isEmpty ? [] : Set((0..<tokenizer.vocabularySize).filter { id in
+            let text = tokenizer.decode([id])
+            return options.bannedTexts.contains { text.contains($0) }
+        })
     }
 
     /// Feeds `prompt` into `session` after whatever context it already holds, then writes what comes next.
@@ -22,20 +28,32 @@ public struct TextGenerator: Sendable {
     /// Stops at `<|endoftext|>`, at a stop text or after `options.maxNewTokens` tokens. `onText` receives each
     /// piece of text as soon as it is final; their concatenation is the result's `text`. The last sampled
     /// token is not run through the model (nothing would read its logits).
+    /// `onToken` sees each sampled token with the raw logits it was drawn from (for log-probabilities).
+    /// `isCancelled` is asked after every prefill chunk and every token; once it says yes, generation ends there
+    /// (stop reason `.cancelled`, or `GenerationError.cancelled` if the prompt was not read to its end).
     public func generate<Session: LanguageModelSession>(
         continuing prompt: [Int], in session: inout Session, chunkSize: Int,
         onPrefillProgress: (PrefillProgress) -> Void = { _ in },
-        onText: (String) -> Void = { _ in }
+        onText: (String) -> Void = { _ in },
+        onToken: (_ token: Int, _ logits: [Float]) -> Void = { _, _ in },
+        isCancelled: () -> Bool = { false }
     ) throws -> GenerationResult {
         guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
         guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
-        var sampler = try Sampler(options: options)
+        var sampler = try Sampler(options: options, bannedTokens: bannedTokens)
 
         let clock = ContinuousClock()
         let prefillStart = clock.now
-        var logits = try session.prefill(prompt: prompt, chunkSize: chunkSize) { done, total in
-            onPrefillProgress(PrefillProgress(tokensDone: done, tokensTotal: total, elapsedSeconds: (clock.now - prefillStart).seconds))
-        }
+        // One chunk per call, with the same boundaries one call would use, so a cancellation is seen between chunks.
+        var logits: [Float] = []
+        var done = 0
+        repeat {
+            let chunk = Array(prompt[done..<min(prompt.count, done + chunkSize)])
+            logits = try session.prefill(prompt: chunk, chunkSize: chunkSize) { _, _ in }
+            done += chunk.count
+            if !chunk.isEmpty { onPrefillProgress(PrefillProgress(tokensDone: done, tokensTotal: prompt.count, elapsedSeconds: (clock.now - prefillStart).seconds)) }
+            if done < prompt.count, isCancelled() { throw GenerationError.cancelled }
+        } while done < prompt.count
         sampler.observe(session.tokens)
         let decodeStart = clock.now
         let prefillSeconds = (decodeStart - prefillStart).seconds
@@ -53,6 +71,7 @@ public struct TextGenerator: Sendable {
         var stopReason = StopReason.maxNewTokens
         while true {
             let token = try sampler.nextToken(logits: logits)
+            onToken(token, logits)
             generated.append(token)
             if token == BPETokenizer.endOfTextID {
                 stopReason = .endOfText
@@ -64,6 +83,10 @@ public struct TextGenerator: Sendable {
                 break
             }
             if generated.count == options.maxNewTokens { break }
+            if isCancelled() {
+                stopReason = .cancelled
+                break
+            }
             logits = try session.decode(token)
         }
         if matcher.matchedStopText == nil {
