@@ -12,6 +12,9 @@ final class ReadingCache {
         let session: InferenceSession
         var promptLength = 0
         var promptLogits: [Float]?
+
+        /// What the client sent (its prompt) rather than what was written after it, once known.
+        var storyLength: Int { promptLength > 0 ? promptLength : session.tokens.count }
     }
 
     private var entries: [Reading] = []
@@ -31,12 +34,12 @@ final class ReadingCache {
     /// A reading holding the longest beginning of `tokens` any kept story shares with it (taken out of the
     /// cache until `keep`), and how many tokens of `tokens` it holds. It holds them all only when they are that
     /// reading's prompt, whose prediction it kept; otherwise the last token is read again to predict the next.
-    /// A story sharing less than half of itself is another story, left alone unless there is no room for one more.
+    /// A story sharing less than half of its prompt is another story, left alone unless there is no room for one more.
     func take(for tokens: [Int], reuse: Bool) throws -> (reading: Reading, kept: Int) {
         guard reuse else { return (Reading(session: makeSession()), 0) }
         let shared = entries.map { zip($0.session.tokens, tokens).prefix { $0 == $1 }.count }
         guard let best = shared.indices.max(by: { shared[$0] < shared[$1] }), shared[best] > 0,
-              shared[best] * 2 >= entries[best].session.tokens.count || entries.count >= maxEntries else {
+              shared[best] * 2 >= entries[best].storyLength || entries.count >= maxEntries else {
             return (Reading(session: makeSession()), 0)
         }
         let reading = entries.remove(at: best)

@@ -43,12 +43,8 @@ struct ServeContext: RequestContext {
 struct Call: Sendable {
     let path: String
     let body: Data
-    let channel: any Channel
-
-    var connectionIsOpen: @Sendable () -> Bool {
-        let channel = channel
-        return { channel.isActive }
-    }
+    /// False once the client has gone.
+    let connectionIsOpen: @Sendable () -> Bool
 
     func fields() throws(APIError) -> JSONFields { try JSONFields(body: body) }
 }
@@ -132,7 +128,8 @@ struct StoryResponder: HTTPResponder {
         } catch {
             throw APIError.tooLarge(limit: server.configuration.maxBodyBytes)
         }
-        return try await endpoint(server, Call(path: path, body: Data(body.readableBytesView), channel: context.channel))
+        let connectionIsOpen = await HangUpWatcher.watch(context.channel)
+        return try await endpoint(server, Call(path: path, body: Data(body.readableBytesView), connectionIsOpen: connectionIsOpen))
     }
 
     /// CORS preflight, as KoboldCpp and llama.cpp's server answer it: any origin, the headers asked for.

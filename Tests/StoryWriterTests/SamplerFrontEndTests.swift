@@ -23,10 +23,10 @@ import Tokenizer
     }
 
     @Test func minPDropsTokensBelowAFractionOfTheLikeliest() throws {
-        // min-p 0.3 of the top 0.5 is 0.15: 0.2 and 0.15 stay (≥), 0.1 and 0.05 go.
-        let drawn = try frequencies(sampling(minP: 0.3), logits: logits(probabilities: [0.1, 0.5, 0.2, 0.15, 0.05]), draws: 20_000)
+        // min-p 0.3 of the top 0.5 is 0.15: 0.2 and 0.16 stay, 0.1 and 0.04 go.
+        let drawn = try frequencies(sampling(minP: 0.3), logits: logits(probabilities: [0.1, 0.5, 0.2, 0.16, 0.04]), draws: 20_000)
         #expect(drawn[0] == 0 && drawn[4] == 0)
-        for (index, expected) in [(1, 0.5 / 0.85), (2, 0.2 / 0.85), (3, 0.15 / 0.85)] { #expect(abs(drawn[index] - expected) < 0.015) }
+        for (index, expected) in [(1, 0.5 / 0.86), (2, 0.2 / 0.86), (3, 0.16 / 0.86)] { #expect(abs(drawn[index] - expected) < 0.015) }
         // min-p 1 keeps only the likeliest (and ties with it).
         let top = try frequencies(sampling(minP: 1), logits: logits(probabilities: [0.1, 0.5, 0.2, 0.15, 0.05]), draws: 500)
         #expect(top[1] == 1)
@@ -98,14 +98,14 @@ import Tokenizer
         try #require(ids.allSatisfy { $0.count == 1 })
         var logits = [Float](repeating: -10, count: tokenizer.vocabularySize)
         for (rank, id) in ids.enumerated() { logits[id[0]] = Float(10 - rank) }
-        var session = ScriptedSession(logits: logits)
+        var session = FixedLogitsSession(logits: logits)
         let result = try generator.generate(continuing: [1], in: &session, chunkSize: 8)
         #expect(result.tokenIDs == ids[3])
     }
 }
 
 /// A model stand-in that always predicts the same logits.
-private struct ScriptedSession: LanguageModelSession {
+private struct FixedLogitsSession: LanguageModelSession {
     let logits: [Float]
     var tokens: [Int] = []
     mutating func prefill(prompt: [Int], chunkSize: Int, progress: (Int, Int) -> Void) throws -> [Float] {
