@@ -13,7 +13,6 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case invalidTypicalP(Double)
     case invalidRepetitionWindow(Int)
     case emptyBannedText
-    case cancelled
 
     public var description: String {
         switch self {
@@ -43,8 +42,6 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
             return "the repetition penalty window must be at least 1 token (got \(n)): leave it out to penalize the whole context"
         case .emptyBannedText:
             return "a banned text is empty: every banned text needs at least one character"
-        case .cancelled:
-            return "generation was cancelled before the prompt was read to its end"
         }
     }
 }

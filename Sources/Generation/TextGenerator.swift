@@ -29,8 +29,7 @@ public struct TextGenerator: Sendable {
     /// piece of text as soon as it is final; their concatenation is the result's `text`. The last sampled
     /// token is not run through the model (nothing would read its logits).
     /// `onToken` sees each sampled token with the raw logits it was drawn from (for log-probabilities).
-    /// `isCancelled` is asked after every prefill chunk and every token; once it says yes, generation ends there
-    /// (stop reason `.cancelled`, or `GenerationError.cancelled` if the prompt was not read to its end).
+    /// `isCancelled` is asked after every token; once it says yes, generation ends there (stop reason `.cancelled`).
     public func generate<Session: LanguageModelSession>(
         continuing prompt: [Int], in session: inout Session, chunkSize: Int,
         onPrefillProgress: (PrefillProgress) -> Void = { _ in },
@@ -44,16 +43,9 @@ public struct TextGenerator: Sendable {
 
         let clock = ContinuousClock()
         let prefillStart = clock.now
-        // One chunk per call, with the same boundaries one call would use, so a cancellation is seen between chunks.
-        var logits: [Float] = []
-        var done = 0
-        repeat {
-            let chunk = Array(prompt[done..<min(prompt.count, done + chunkSize)])
-            logits = try session.prefill(prompt: chunk, chunkSize: chunkSize) { _, _ in }
-            done += chunk.count
-            if !chunk.isEmpty { onPrefillProgress(PrefillProgress(tokensDone: done, tokensTotal: prompt.count, elapsedSeconds: (clock.now - prefillStart).seconds)) }
-            if done < prompt.count, isCancelled() { throw GenerationError.cancelled }
-        } while done < prompt.count
+        var logits = try session.prefill(prompt: prompt, chunkSize: chunkSize) { done, total in
+            onPrefillProgress(PrefillProgress(tokensDone: done, tokensTotal: total, elapsedSeconds: (clock.now - prefillStart).seconds))
+        }
         sampler.observe(session.tokens)
         let decodeStart = clock.now
         let prefillSeconds = (decodeStart - prefillStart).seconds

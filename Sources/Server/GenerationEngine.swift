@@ -168,16 +168,23 @@ public final class GenerationEngine: @unchecked Sendable {
         let start = clock.now
         job.events.yield(.progress(processed: kept, total: tokens.count, cached: kept, seconds: 0))
 
-        if job.maxNewTokens == 0 {
-            // Only read the prompt into a kept session (llama.cpp's n_predict 0).
-            if kept < tokens.count { try session.prefill(Array(tokens[kept...]), chunkSize: configuration.chunkSize) }
-            let seconds = (clock.now - start).seconds
-            job.events.yield(.progress(processed: tokens.count, total: tokens.count, cached: kept, seconds: seconds))
-            return CompletionOutcome(sequences: [], promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated, prefillSeconds: seconds, decodeSeconds: 0)
+        // The prompt is read here, a chunk at a time, so an abort or a closed connection is noticed between chunks;
+        // what was read stays in the kept reading either way.
+        var read = kept
+        while read < tokens.count {
+            let chunk = Array(tokens[read..<min(tokens.count, read + configuration.chunkSize)])
+            try session.prefill(chunk, chunkSize: configuration.chunkSize)
+            read += chunk.count
+            job.events.yield(.progress(processed: read, total: tokens.count, cached: kept, seconds: (clock.now - start).seconds))
+            if read < tokens.count, job.isCancelled { break }
+        }
+        let prefillSeconds = (clock.now - start).seconds
+        // Only reading the prompt (llama.cpp's n_predict 0), or stopped while reading.
+        guard job.maxNewTokens > 0, read == tokens.count else {
+            return CompletionOutcome(sequences: [], promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated, prefillSeconds: prefillSeconds, decodeSeconds: 0)
         }
 
         var sequences: [CompletedSequence] = []
-        var prefillSeconds = 0.0
         var decodeSeconds = 0.0
         let firstSeed = request.options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         for index in 0..<request.sequences {
@@ -187,44 +194,28 @@ public final class GenerationEngine: @unchecked Sendable {
             options.seed = firstSeed &+ UInt64(index)
             let generator: TextGenerator
             do { generator = try TextGenerator(tokenizer: story.tokenizer, options: options) } catch { throw APIError.badRequest("\(error)") }
-            // Later sequences start again from the same reading and the prediction it ended with.
-            let prompt: [Int]
-            if index == 0 {
-                prompt = Array(tokens[kept...])
-            } else if let logits = reading.promptLogits {
+            // Every sequence starts from the prediction after the prompt: the session's own for the first, the one
+            // kept with the reading for the others.
+            if index > 0 {
+                guard let logits = reading.promptLogits else { break }
                 try session.rewind(to: tokens.count, predicting: logits)
-                prompt = []
-            } else {
-                break
             }
             var logprobs: [TokenLogprob] = []
-            let result: GenerationResult
-            do {
-                result = try generator.generate(
-                    continuing: prompt, in: &session, chunkSize: configuration.chunkSize,
-                    onPrefillProgress: { progress in
-                        guard index == 0 else { return }
-                        job.events.yield(.progress(processed: kept + progress.tokensDone, total: tokens.count, cached: kept, seconds: progress.elapsedSeconds))
-                    },
-                    onText: { piece in
-                        if index == 0 { statistics.withValue { $0.pendingText += piece } }
-                        job.events.yield(.text(index: index, piece: piece))
-                    },
-                    onToken: { token, logits in
-                        if reading.promptLength != tokens.count {
-                            reading.promptLength = tokens.count
-                            reading.promptLogits = logits
-                        }
-                        guard request.topLogprobs > 0 else { return }
-                        logprobs.append(Self.logprob(of: token, in: logits, top: request.topLogprobs))
-                    },
-                    isCancelled: { job.isCancelled })
-            } catch GenerationError.cancelled {
-                // Stopped while reading: what was read stays in the kept reading for the next request.
-                sequences.append(CompletedSequence(text: "", tokenIDs: [], stopReason: .cancelled, seed: options.seed ?? 0, logprobs: []))
-                break
-            }
-            prefillSeconds += result.timings.prefillSeconds
+            let result = try generator.generate(
+                continuing: [], in: &session, chunkSize: configuration.chunkSize,
+                onText: { piece in
+                    if index == 0 { statistics.withValue { $0.pendingText += piece } }
+                    job.events.yield(.text(index: index, piece: piece))
+                },
+                onToken: { token, logits in
+                    if reading.promptLength != tokens.count {
+                        reading.promptLength = tokens.count
+                        reading.promptLogits = logits
+                    }
+                    guard request.topLogprobs > 0 else { return }
+                    logprobs.append(Self.logprob(of: token, in: logits, top: request.topLogprobs))
+                },
+                isCancelled: { job.isCancelled })
             decodeSeconds += result.timings.decodeSeconds
             var text = result.text
             if case .stopText(let stop) = result.stopReason, !request.trimStop { text += stop }

@@ -31,8 +31,8 @@ button:disabled { opacity: .45; cursor: default; }
 .spacer { flex: 1; }
 #count { font-size: .85rem; color: #d8d0c2; white-space: nowrap; }
 main { max-width: 46rem; margin: 1.5rem auto 6rem; padding: 0 1rem; }
-.page { background: var(--paper); border: 1px solid var(--line); border-radius: 4px; box-shadow: 0 1px 6px rgba(0,0,0,.08); padding: 2.5rem 3rem; }
-#manuscript { width: 100%; min-height: 50vh; border: 0; outline: 0; resize: none; background: transparent; color: var(--ink); font: 1.12rem/1.75 Georgia, "Iowan Old Style", "Times New Roman", serif; overflow: hidden; }
+.page { background: var(--paper); border: 1px solid var(--line); border-radius: 4px; box-shadow: 0 1px 6px rgba(0,0,0,.08); padding: 2.5rem 3rem; min-height: 60vh; }
+#manuscript { width: 100%; min-height: 8rem; display: block; border: 0; outline: 0; resize: none; background: transparent; color: var(--ink); font: 1.12rem/1.75 Georgia, "Iowan Old Style", "Times New Roman", serif; overflow: hidden; }
 #pending { white-space: pre-wrap; font: 1.12rem/1.75 Georgia, "Iowan Old Style", "Times New Roman", serif; background: var(--new); border-left: 3px solid var(--accent); padding: 0 .4rem; margin: 0 -.4rem; }
 #pending:empty { display: none; }
 #review { display: none; gap: .5rem; margin-top: 1rem; }

@@ -5,16 +5,7 @@ import Tokenizer
 
 /// The samplers writing front-ends send: min-p, typical-p, a repetition-penalty window, banned texts.
 /// Expected values follow transformers' `MinPLogitsWarper` and `TypicalLogitsWarper`, worked out by hand.
-@Suite struct SamplerFrontEndTests {
-    private func logits(probabilities: [Double]) -> [Float] { probabilities.map { Float(log($0)) } }
-
-    private func frequencies(_ options: SamplingOptions, logits: [Float], draws: Int) throws -> [Double] {
-        var sampler = try Sampler(options: options)
-        var counts = [Int](repeating: 0, count: logits.count)
-        for _ in 0..<draws { counts[try sampler.nextToken(logits: logits)] += 1 }
-        return counts.map { Double($0) / Double(draws) }
-    }
-
+extension SamplerTests {
     private func sampling(minP: Double = 0, typicalP: Double = 1, seed: UInt64 = 5) -> SamplingOptions {
         var options = SamplingOptions(temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, seed: seed)
         options.minP = minP
