@@ -57,8 +57,8 @@ struct CompletionRequest: Sendable {
         // KoboldCpp looks back 320 tokens by default; a range of 0 penalizes nothing.
         let range = try fields.int("rep_pen_range", in: 0...10_000_000) ?? 320
         if range == 0 { options.repetitionPenalty = 1 } else { options.repetitionWindow = range }
-        options.stopTexts = try nonEmpty(fields.strings("stop_sequence") ?? [])
-        options.bannedTexts = try nonEmpty(fields.strings("banned_tokens") ?? [])
+        options.stopTexts = nonEmpty(try fields.strings("stop_sequence") ?? [])
+        options.bannedTexts = nonEmpty(try fields.strings("banned_tokens") ?? [])
         options.seed = try seed(fields.int("sampler_seed"))
         request.trimStop = try fields.bool("trim_stop") ?? true
         request.generationKey = try fields.string("genkey")
@@ -83,7 +83,7 @@ struct CompletionRequest: Sendable {
         // llama.cpp: 64 by default, 0 turns the penalty off, -1 looks at the whole context.
         let lastN = try fields.int("repeat_last_n", in: -1...10_000_000) ?? 64
         if lastN == 0 { options.repetitionPenalty = 1 } else if lastN > 0 { options.repetitionWindow = lastN }
-        options.stopTexts = try nonEmpty(fields.strings("stop") ?? [])
+        options.stopTexts = nonEmpty(try fields.strings("stop") ?? [])
         options.seed = try seed(fields.int("seed"))
         request.topLogprobs = try fields.int("n_probs", in: 0...100) ?? 0
         request.stream = try fields.bool("stream") ?? false
@@ -101,7 +101,7 @@ struct CompletionRequest: Sendable {
         request.maxNewTokens = try fields.int("max_tokens", in: 1...1_000_000) ?? 16
         options.temperature = try fields.double("temperature", in: 0...2) ?? options.temperature
         options.topP = nucleus(try fields.double("top_p", in: 0...1)) ?? options.topP
-        options.stopTexts = try nonEmpty(fields.strings("stop") ?? [])
+        options.stopTexts = nonEmpty(try fields.strings("stop") ?? [])
         options.seed = try seed(fields.int("seed"))
         request.sequences = try fields.int("n", in: 1...16) ?? 1
         request.topLogprobs = try fields.int("logprobs", in: 0...20) ?? 0
@@ -121,7 +121,7 @@ struct CompletionRequest: Sendable {
         return UInt64(value)
     }
 
-    private static func nonEmpty(_ texts: [String]) throws(APIError) -> [String] {
+    private static func nonEmpty(_ texts: [String]) -> [String] {
         texts.filter { !$0.isEmpty }
     }
 

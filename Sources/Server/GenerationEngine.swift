@@ -175,10 +175,10 @@ public final class GenerationEngine: @unchecked Sendable {
             let chunk = Array(tokens[read..<min(tokens.count, read + configuration.chunkSize)])
             try session.prefill(chunk, chunkSize: configuration.chunkSize)
             read += chunk.count
-            job.events.yield(.progress(processed: read, total: tokens.count, cached: kept, seconds: (clock.now - start).seconds))
+            job.events.yield(.progress(processed: read, total: tokens.count, cached: kept, seconds: (clock.now - start) / .seconds(1)))
             if read < tokens.count, job.isCancelled { break }
         }
-        let prefillSeconds = (clock.now - start).seconds
+        let prefillSeconds = (clock.now - start) / .seconds(1)
         // Only reading the prompt (llama.cpp's n_predict 0), or stopped while reading.
         guard job.maxNewTokens > 0, read == tokens.count else {
             return CompletionOutcome(sequences: [], promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated, prefillSeconds: prefillSeconds, decodeSeconds: 0)
@@ -256,8 +256,4 @@ public final class GenerationEngine: @unchecked Sendable {
             token: token, logprob: Double(logits[token]) - logTotal,
             top: likeliest.map { (token: $0, logprob: Double(logits[$0]) - logTotal) })
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

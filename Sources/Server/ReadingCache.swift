@@ -18,6 +18,8 @@ final class ReadingCache {
     }
 
     private var entries: [Reading] = []
+    /// Two different stories hardly share this long an opening; one story edited after it is read again from the edit.
+    static let sameStoryTokens = 1024
     private let maxEntries: Int
     private let memoryBudget: Int
     private let makeSession: () -> InferenceSession
@@ -34,12 +36,13 @@ final class ReadingCache {
     /// A reading holding the longest beginning of `tokens` any kept story shares with it (taken out of the
     /// cache until `keep`), and how many tokens of `tokens` it holds. It holds them all only when they are that
     /// reading's prompt, whose prediction it kept; otherwise the last token is read again to predict the next.
-    /// A story sharing less than half of its prompt is another story, left alone unless there is no room for one more.
+    /// A reading sharing less than half of its prompt, and less than `sameStoryTokens`, is another story's, left alone
+    /// unless there is no room for one more.
     func take(for tokens: [Int], reuse: Bool) throws -> (reading: Reading, kept: Int) {
         guard reuse else { return (Reading(session: makeSession()), 0) }
         let shared = entries.map { zip($0.session.tokens, tokens).prefix { $0 == $1 }.count }
         guard let best = shared.indices.max(by: { shared[$0] < shared[$1] }), shared[best] > 0,
-              shared[best] * 2 >= entries[best].storyLength || entries.count >= maxEntries else {
+              shared[best] * 2 >= entries[best].storyLength || shared[best] >= Self.sameStoryTokens || entries.count >= maxEntries else {
             return (Reading(session: makeSession()), 0)
         }
         let reading = entries.remove(at: best)

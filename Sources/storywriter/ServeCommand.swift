@@ -56,10 +56,10 @@ struct ServeCommand: AsyncParsableCommand {
             let clock = ContinuousClock()
             let started = clock.now
             let name = URL(fileURLWithPath: model.folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"] ?? "model").lastPathComponent
-            let provisional = ServerConfiguration(host: host, port: port, apiKey: apiKey, modelName: name, contextLimit: context ?? 2)
-            try provisional.validate()
+            // The host, port and key are checked before the model loads, which can take a while.
+            var configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, modelName: name, contextLimit: context ?? 2)
+            try configuration.validate()
             let story = try model.load()
-            var configuration = provisional
             configuration.contextLimit = context ?? 2 * story.model.configuration.maxSeqLen
             configuration.maxKeptReadings = keepReadings
             configuration.readingMemoryBytes = try MemorySize.parse(readingMemory)
@@ -70,8 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             let server = try StoryServer(engine: engine)
             let shownHost = host.contains(":") ? "[\(host)]" : host
             try await server.run { port in
-                let seconds = (clock.now - started).components
-                let elapsed = Double(seconds.seconds) + Double(seconds.attoseconds) * 1e-18
+                let elapsed = (clock.now - started) / .seconds(1)
                 let line = String(format: "serving %@ at http://%@:%d/ (ready in %.2f s); the writing page is at /\n", name, shownHost, port, elapsed)
                 FileHandle.standardError.write(Data(line.utf8))
             }
