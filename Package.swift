@@ -21,6 +21,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -33,16 +36,26 @@ let package = Package(
         .target(name: "Model", dependencies: ["Weights", "Kernels", "KVCache"], swiftSettings: engineSettings),
         .target(name: "Generation", dependencies: ["Model", "Tokenizer"], swiftSettings: engineSettings),
         .target(name: "Manuscripts", dependencies: ["Generation", "Tokenizer", "Weights"], swiftSettings: engineSettings),
+        // The HTTP server behind `storywriter serve`: the KoboldAI, llama.cpp and OpenAI text-completion APIs.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Tokenizer", "Model", "Generation", "Manuscripts",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .executableTarget(
             name: "storywriter",
             dependencies: [
-                "Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts",
+                "Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "StoryWriterTests",
-            dependencies: ["Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "CBLAS", "CLZ4", "storywriter"]
+            dependencies: ["Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "Server", "CBLAS", "CLZ4", "storywriter"]
         ),
     ]
 )

@@ -11,6 +11,10 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case logitBiasOutOfVocabulary(token: Int, vocabularySize: Int)
     case invalidChunkSize(Int)
     case noCandidateTokens
+    case invalidMinP(Double)
+    case invalidTypicalP(Double)
+    case invalidRepetitionWindow(Int)
+    case emptyBannedText
 
     public var description: String {
         switch self {
@@ -36,6 +40,14 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
             return "the prefill chunk size must be at least 1 (got \(n)): pass --chunk-size 1 or more"
         case .noCandidateTokens:
             return "the model's logits have no finite value to sample from (NaN or -infinity everywhere): the checkpoint's weights may be damaged"
+        case .invalidMinP(let p):
+            return "min-p must be in [0, 1] (got \(p)): use 0 to turn it off, or e.g. 0.05"
+        case .invalidTypicalP(let p):
+            return "typical-p must be in (0, 1] (got \(p)): use 1 to turn it off, or e.g. 0.95"
+        case .invalidRepetitionWindow(let n):
+            return "the repetition penalty window must be at least 1 token (got \(n)): leave it out to penalize the whole context"
+        case .emptyBannedText:
+            return "a banned text is empty: every banned text needs at least one character"
         }
     }
 }

@@ -7,8 +7,8 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
     /// The model produced this special token, which ends an answer in its prompt format (e.g. `<|im_end|>`).
     case stopToken(String)
     case maxNewTokens
-    /// The caller asked it to stop (Ctrl-C in a chat).
-    case interrupted
+    /// The caller stopped it (an abort, a client gone).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -16,7 +16,7 @@ public enum StopReason: Sendable, Equatable, CustomStringConvertible {
         case .stopText(let text): return "stop text \(String(reflecting: text))"
         case .stopToken(let token): return "stop token \(token)"
         case .maxNewTokens: return "maximum number of new tokens"
-        case .interrupted: return "interrupted"
+        case .cancelled: return "cancelled"
         }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Picks each next token from the model's logits, in transformers' order after OpenAI's logit bias: logit bias,
-/// repetition penalty, then either the arg-max (greedy) or temperature → top-k → top-p → a draw from the seeded
-/// generator.
+/// repetition penalty and banned tokens, then either the arg-max (greedy) or temperature → top-k → top-p → min-p →
+/// typical-p → a draw from the seeded generator.
 public struct Sampler: Sendable {
     public let options: SamplingOptions
     /// The seed actually used (drawn from the system when `options.seed` is nil), so any run can be repeated.
@@ -10,17 +10,28 @@ public struct Sampler: Sendable {
     private var random: SeededRandomGenerator
     /// Every token id of the context so far: the repetition penalty applies to each once, however often it occurs.
     private var seenTokens: Set<Int> = []
+    /// The context in order, kept only when the penalty looks back a limited window.
+    private var recentTokens: [Int] = []
+    /// Token ids never chosen: those whose text contains one of `options.bannedTexts`.
+    private let bannedTokens: Set<Int>
 
-    public init(options: SamplingOptions) throws {
+    /// `bannedTokens` are the ids `options.bannedTexts` rule out (see `TextGenerator`, which knows the vocabulary).
+    public init(options: SamplingOptions, bannedTokens: Set<Int> = []) throws {
         try options.validate()
         self.options = options
+        self.bannedTokens = bannedTokens
         seed = options.seed ?? UInt64.random(in: .min ... .max)
         random = SeededRandomGenerator(seed: seed)
     }
 
     /// Adds context tokens (the prompt) that the repetition penalty must count as already seen.
     public mutating func observe<Tokens: Sequence>(_ tokens: Tokens) where Tokens.Element == Int {
-        seenTokens.formUnion(tokens)
+        if let window = options.repetitionWindow {
+            recentTokens.append(contentsOf: tokens)
+            if recentTokens.count > window { recentTokens.removeFirst(recentTokens.count - window) }
+        } else {
+            seenTokens.formUnion(tokens)
+        }
     }
 
     /// The next token for these logits; it is recorded as seen.
@@ -28,8 +39,9 @@ public struct Sampler: Sendable {
         var scores = logits
         try applyLogitBias(to: &scores)
         applyRepetitionPenalty(to: &scores)
+        for id in bannedTokens where scores.indices.contains(id) { scores[id] = -.infinity }
         let token = options.isGreedy ? try argMax(scores) : try draw(from: scores)
-        seenTokens.insert(token)
+        observe(CollectionOfOne(token))
         return token
     }
 
@@ -43,7 +55,8 @@ public struct Sampler: Sendable {
     private func applyRepetitionPenalty(to scores: inout [Float]) {
         guard options.repetitionPenalty != 1 else { return }
         let penalty = Float(options.repetitionPenalty)
-        for id in seenTokens where scores.indices.contains(id) {
+        let penalized = options.repetitionWindow == nil ? seenTokens : Set(recentTokens)
+        for id in penalized where scores.indices.contains(id) {
             let score = scores[id]
             scores[id] = score < 0 ? score * penalty : score / penalty
         }
@@ -86,6 +99,13 @@ public struct Sampler: Sendable {
             }
             weights.removeSubrange(kept...)
         }
+        if options.minP > 0 {
+            // Weights are relative to the likeliest token (its weight is 1), so min-p is a threshold on them.
+            weights = Array(weights.prefix { $0 >= options.minP })
+        }
+        if options.typicalP < 1 {
+            Self.keepTypical(&weights, mass: options.typicalP)
+        }
 
         let total = weights.reduce(0, +)
         guard total > 0, total.isFinite else { throw GenerationError.noCandidateTokens }
@@ -94,7 +114,28 @@ public struct Sampler: Sendable {
             target -= weight
             if target < 0 { return candidates[index].id }
         }
-        return candidates[weights.count - 1].id
+        // Rounding left a sliver of the total: the last token that could be drawn.
+        return candidates[weights.lastIndex { $0 > 0 } ?? 0].id
+    }
+
+    /// transformers' `TypicalLogitsWarper` on likeliest-first weights: rank tokens by how far their surprise
+    /// (-log p) lies from the entropy, keep the closest while the mass before them is below `mass` (so at least
+    /// one), and zero the rest, leaving the kept tokens in their likeliest-first order for the draw.
+    private static func keepTypical(_ weights: inout [Double], mass: Double) {
+        let total = weights.reduce(0, +)
+        let logProbabilities = weights.map { log($0 / total) }
+        let entropy = -zip(weights, logProbabilities).reduce(0) { $0 + ($1.0 / total) * $1.1 }
+        let ranked = weights.indices.sorted {
+            let (a, b) = (abs(-logProbabilities[$0] - entropy), abs(-logProbabilities[$1] - entropy))
+            return a != b ? a < b : $0 < $1
+        }
+        var kept = Set<Int>()
+        var massBefore = 0.0
+        for index in ranked where massBefore < mass || kept.isEmpty {
+            kept.insert(index)
+            massBefore += weights[index] / total
+        }
+        for index in weights.indices where !kept.contains(index) { weights[index] = 0 }
     }
 
     /// The k-th largest value (1 ≤ k ≤ count) in one pass over a min-heap of the k largest so far, so top-k

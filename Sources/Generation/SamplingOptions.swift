@@ -1,7 +1,8 @@
 /// How the next token is chosen and when generation stops.
 ///
-/// Processing follows Hugging Face transformers' `generate`: repetition penalty, then temperature,
-/// top-k and top-p; `temperature == 0` means greedy decoding (the arg-max after the repetition penalty).
+/// Processing follows Hugging Face transformers' `generate`: repetition penalty, then temperature, top-k, top-p,
+/// min-p and typical-p (its warpers' order); `temperature == 0` means greedy decoding (the arg-max after the
+/// repetition penalty and the banned texts).
 public struct SamplingOptions: Sendable, Equatable {
     /// 0 is greedy; higher values flatten the distribution.
     public var temperature: Double
@@ -20,6 +21,18 @@ public struct SamplingOptions: Sendable, Equatable {
     /// OpenAI's `logit_bias`: added to a token's logit before every other step; -100 all but bans a token,
     /// 100 all but forces it.
     public var logitBias: [Int: Double] = [:]
+
+    // The samplers front-ends send (KoboldCpp, llama.cpp's server), each off by default.
+    /// transformers' `MinPLogitsWarper`: drop tokens less likely than `minP` times the likeliest one; 0 turns it off.
+    public var minP: Double = 0
+    /// transformers' `TypicalLogitsWarper` (Meister et al., "Locally Typical Sampling"): keep the tokens whose
+    /// surprise is closest to the distribution's entropy until they hold `typicalP` of the mass; 1 turns it off.
+    public var typicalP: Double = 1
+    /// The repetition penalty looks back only this many tokens (llama.cpp's `repeat_last_n`, KoboldCpp's
+    /// `rep_pen_range`); nil looks at the whole context, as transformers does.
+    public var repetitionWindow: Int?
+    /// No token whose text contains one of these is ever chosen (KoboldCpp's `banned_tokens` strings).
+    public var bannedTexts: [String] = []
 
     public init(
         temperature: Double = 0.8, topK: Int = 40, topP: Double = 0.95, repetitionPenalty: Double = 1.1,
@@ -54,5 +67,9 @@ public struct SamplingOptions: Sendable, Equatable {
         if let bad = logitBias.first(where: { $0.key < 0 || !$0.value.isFinite }) {
             throw GenerationError.invalidLogitBias(token: bad.key, bias: bad.value)
         }
+        guard minP >= 0, minP <= 1 else { throw GenerationError.invalidMinP(minP) }
+        guard typicalP > 0, typicalP <= 1 else { throw GenerationError.invalidTypicalP(typicalP) }
+        if let repetitionWindow, repetitionWindow < 1 { throw GenerationError.invalidRepetitionWindow(repetitionWindow) }
+        guard !bannedTexts.contains(where: \.isEmpty) else { throw GenerationError.emptyBannedText }
     }
 }

@@ -5,12 +5,18 @@ import Tokenizer
 public struct TextGenerator: Sendable {
     public let tokenizer: BPETokenizer
     public let options: SamplingOptions
+    /// The vocabulary entries `options.bannedTexts` rule out.
+    private let bannedTokens: Set<Int>
 
     /// Throws a `GenerationError` for options out of range, before any model work starts.
     public init(tokenizer: BPETokenizer, options: SamplingOptions) throws {
         try options.validate()
         self.tokenizer = tokenizer
         self.options = options
+        bannedTokens = options.bannedTexts.isEmpty ? [] : Set((0..<tokenizer.vocabularySize).filter { id in
+            let text = tokenizer.decode([id])
+            return options.bannedTexts.contains { text.contains($0) }
+        })
     }
 
     /// Feeds `prompt` into `session` after whatever context it already holds, then writes what comes next.
@@ -20,19 +26,21 @@ public struct TextGenerator: Sendable {
     /// An empty prompt continues what the session holds, from the logits it kept (a restored state).
     /// The repetition penalty counts the session's whole context, as transformers counts its whole input.
     /// Stops at `<|endoftext|>` or another of `stopTokens` (a chat format's end of turn), at a stop text, after
-    /// `options.maxNewTokens` tokens, or when `isInterrupted` says so (asked after each new token).
-    /// `onText` receives each piece of text as soon as it is final; their concatenation is the result's `text`.
-    /// The last sampled token is not run through the model (nothing would read its logits).
+    /// `options.maxNewTokens` tokens, or when `isCancelled` says so (asked after each new token; stop reason
+    /// `.cancelled`). `onText` receives each piece of text as soon as it is final; their concatenation is the
+    /// result's `text`. The last sampled token is not run through the model (nothing would read its logits).
+    /// `onToken` sees each sampled token with the raw logits it was drawn from (for log-probabilities).
     public func generate<Session: LanguageModelSession>(
         continuing prompt: [Int], in session: inout Session, chunkSize: Int,
         stopTokens: Set<Int> = [BPETokenizer.endOfTextID],
-        isInterrupted: () -> Bool = { false },
         onPrefillProgress: (PrefillProgress) -> Void = { _ in },
-        onText: (String) -> Void = { _ in }
+        onText: (String) -> Void = { _ in },
+        onToken: (_ token: Int, _ logits: [Float]) -> Void = { _, _ in },
+        isCancelled: () -> Bool = { false }
     ) throws -> GenerationResult {
         guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
         guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
-        var sampler = try Sampler(options: options)
+        var sampler = try Sampler(options: options, bannedTokens: bannedTokens)
 
         let clock = ContinuousClock()
         let prefillStart = clock.now
@@ -56,6 +64,7 @@ public struct TextGenerator: Sendable {
         var stopReason = StopReason.maxNewTokens
         while true {
             let token = try sampler.nextToken(logits: logits)
+            onToken(token, logits)
             generated.append(token)
             if token == BPETokenizer.endOfTextID {
                 stopReason = .endOfText
@@ -71,8 +80,8 @@ public struct TextGenerator: Sendable {
                 break
             }
             if generated.count == options.maxNewTokens { break }
-            if isInterrupted() {
-                stopReason = .interrupted
+            if isCancelled() {
+                stopReason = .cancelled
                 break
             }
             logits = try session.decode(token)

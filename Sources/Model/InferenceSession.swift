@@ -142,6 +142,16 @@ public final class InferenceSession {
         tokens.removeLast(tokens.count - position)
     }
 
+    /// Forgets every token from `position` on and takes `logits` as the prediction after the ones kept: those the
+    /// session computed there before (kept by the caller), so writing again from there reads nothing again.
+    public func rewind(to position: Int, predicting logits: [Float]) throws {
+        guard position > 0, logits.count == model.configuration.vocabSize else {
+            throw ModelError.logitsMismatch(count: logits.count, vocabularySize: model.configuration.vocabSize, tokens: position)
+        }
+        try rewind(to: position)
+        lastLogits = logits
+    }
+
     /// Starts over with an empty text.
     public func reset() {
         cache.reset()

@@ -1,6 +1,7 @@
 /// A JSON document, read by a small parser of our own: tokenizer.json holds 50k-250k vocabulary entries,
-/// and Foundation's decoders spent half a second on GPT-NeoX's alone.
-enum JSONValue {
+/// and Foundation's decoders spent half a second on GPT-NeoX's alone. The server reads request bodies with it too:
+/// it tells `true` from `1`, which Foundation's JSONSerialization does not on every platform.
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -8,61 +9,61 @@ enum JSONValue {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var isNull: Bool {
+    public var isNull: Bool {
         if case .null = self { return true }
         return false
     }
 
-    var string: String? {
+    public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    var bool: Bool? {
+    public var bool: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
-    var double: Double? {
+    public var double: Double? {
         if case .number(let value) = self { return value }
         return nil
     }
 
     /// The value as an integer, if it is a number without a fractional part.
-    var int: Int? {
+    public var int: Int? {
         guard case .number(let value) = self, value.rounded() == value, abs(value) < 9e15 else { return nil }
         return Int(value)
     }
 
-    var array: [JSONValue]? {
+    public var array: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
-    var object: [String: JSONValue]? {
+    public var object: [String: JSONValue]? {
         if case .object(let value) = self { return value }
         return nil
     }
 }
 
 /// Why a document is not JSON, with the byte offset where reading stopped.
-struct JSONSyntaxError: Error {
-    let offset: Int
-    let problem: String
+public struct JSONSyntaxError: Error {
+    public let offset: Int
+    public let problem: String
 }
 
 /// RFC 8259 JSON from UTF-8 bytes.
-struct JSONParser {
+public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
 
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         let value = try parser.value()

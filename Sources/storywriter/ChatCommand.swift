@@ -170,7 +170,7 @@ private final class ChatLoop {
         interrupt.reset()
         let result = try StreamedGeneration.run(
             generator, continuing: unread, in: &session, chunkSize: chunkSize, stopTokens: renderer.stopTokenIDs,
-            progress: progress, isInterrupted: interrupt.isRaised)
+            progress: progress, isCancelled: interrupt.isRaised)
         FileHandle.standardOutput.write(Data("\n".utf8))
         conversation.answer(generated: result.tokenIDs, text: result.text, renderer: renderer)
         // The answer's last token and the template that closes it are read now, so the next turn reads only its own.

@@ -28,10 +28,26 @@ struct SamplingFlags: ParsableArguments {
     @Option(name: .customLong("logit-bias"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Add VALUE to token ID's logit before sampling (OpenAI's logit_bias): -100 all but bans it, 100 all but forces it; repeat for several tokens (the last value for an ID counts).", valueName: "id=value"))
     var logitBiases: [LogitBias] = []
 
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens less likely than this fraction of the likeliest token, in [0, 1]; 0 turns it off.")
+    var minP: Double = 0
+
+    @Option(name: .customLong("typical-p"), parsing: .unconditional, help: "Locally typical sampling: keep the tokens closest to the expected surprise holding this much probability, in (0, 1]; 1 turns it off.")
+    var typicalP: Double = 1
+
+    @Option(name: .customLong("repetition-window"), parsing: .unconditional, help: ArgumentHelp("Apply the repetition penalty only to the last N tokens (default: the whole context).", valueName: "tokens"))
+    var repetitionWindow: Int?
+
+    @Option(name: .customLong("ban"), help: ArgumentHelp("Never write a token containing this text; repeat for several. Escapes as for --stop.", valueName: "text"))
+    var bannedTexts: [String] = []
+
     var options: SamplingOptions {
         var options = SamplingOptions(
             temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed,
             maxNewTokens: maxNewTokens, stopTexts: stopTexts.map(Self.unescaped))
+        options.minP = minP
+        options.typicalP = typicalP
+        options.repetitionWindow = repetitionWindow
+        options.bannedTexts = bannedTexts.map(Self.unescaped)
         options.logitBias = Dictionary(logitBiases.map { ($0.token, $0.bias) }) { _, last in last }
         return options
     }

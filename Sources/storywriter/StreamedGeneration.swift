@@ -10,12 +10,12 @@ enum StreamedGeneration {
     static func run(
         _ generator: TextGenerator, continuing prompt: [Int], in session: inout InferenceSession, chunkSize: Int,
         stopTokens: Set<Int> = [BPETokenizer.endOfTextID], wordsPerToken: Double = 0.67, progress: ProgressReporter,
-        isInterrupted: () -> Bool = { false }
+        isCancelled: () -> Bool = { false }
     ) throws -> GenerationResult {
         var progressLine = ""
         var wroteText = false
         let result = try generator.generate(
-            continuing: prompt, in: &session, chunkSize: chunkSize, stopTokens: stopTokens, isInterrupted: isInterrupted,
+            continuing: prompt, in: &session, chunkSize: chunkSize, stopTokens: stopTokens,
             onPrefillProgress: { state in
                 progressLine = state.line(wordsPerToken: wordsPerToken)
                 progress.update(progressLine)
@@ -24,7 +24,8 @@ enum StreamedGeneration {
                 if !wroteText { progress.finish(progressLine) }
                 wroteText = true
                 FileHandle.standardOutput.write(Data(piece.utf8))
-            })
+            },
+            isCancelled: isCancelled)
         if !wroteText { progress.finish(progressLine) }
         return result
     }

@@ -97,9 +97,10 @@ import Tokenizer
         let folder = try Support.temporaryFolder("chat")
         defer { Support.remove(folder) }
         try Support.makeChatModel(in: folder)
-        // Neither end token can be drawn, so only the interruption can end the answer before 1,900 tokens.
+        // Neither end token can be drawn, so only the interruption can end the answer before 20,000 tokens: enough
+        // that the answer is still being written when the signal comes, however slowly a loaded machine runs the test.
         let started = try StoryWriterProcess.start(
-            ["chat", "--model", folder.path, "--max-new-tokens", "1900", "--logit-bias", "0=-100", "--logit-bias", "\(Support.imEndID)=-100"],
+            ["chat", "--model", folder.path, "--max-new-tokens", "20000", "--logit-bias", "0=-100", "--logit-bias", "\(Support.imEndID)=-100"],
             logs: folder.deletingLastPathComponent(), input: "Hello\n/undo\n")
         let deadline = ContinuousClock.now + .seconds(60)
         while !((try? String(contentsOf: started.stderr, encoding: .utf8)) ?? "").contains("read \(firstTurn.count) new tokens"),
@@ -109,7 +110,7 @@ import Tokenizer
         kill(started.process.processIdentifier, SIGINT)
         let run = try StoryWriterProcess.finish(started)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stderr.contains("stopped: interrupted"), "\(run.stderr)")
+        #expect(run.stderr.contains("stopped: cancelled"), "\(run.stderr)")
         #expect(run.stderr.contains("removed the last exchange"), "the chat went on: \(run.stderr)")
     }
 

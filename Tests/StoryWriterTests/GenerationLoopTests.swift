@@ -123,4 +123,14 @@ import Tokenizer
         #expect(throws: GenerationError.invalidTopP(2)) { try TextGenerator(tokenizer: tokenizer, options: SamplingOptions(topP: 2)) }
         #expect(session.prefills.isEmpty)
     }
+
+    @Test func aCancellationStopsWritingAfterTheToken() throws {
+        let story = " he said, \"whenever you feel like criticizing anyone\""
+        var session = ScriptedSession(script: tokenizer.encode(story))
+        let generator = try TextGenerator(tokenizer: tokenizer, options: .greedy(maxNewTokens: 50))
+        var written = 0
+        let result = try generator.generate(continuing: prompt, in: &session, chunkSize: 4, onText: { _ in written += 1 }, isCancelled: { written >= 2 })
+        #expect(result.stopReason == .cancelled)
+        #expect(result.tokenIDs.count == 2 && session.decoded.count == 1)
+    }
 }

@@ -4,9 +4,9 @@ import Testing
 
 @Suite struct SamplerTests {
     /// Logits whose softmax is exactly `probabilities`.
-    private func logits(probabilities: [Double]) -> [Float] { probabilities.map { Float(log($0)) } }
+    func logits(probabilities: [Double]) -> [Float] { probabilities.map { Float(log($0)) } }
 
-    private func frequencies(_ options: SamplingOptions, logits: [Float], draws: Int) throws -> [Double] {
+    func frequencies(_ options: SamplingOptions, logits: [Float], draws: Int) throws -> [Double] {
         var sampler = try Sampler(options: options)
         var counts = [Int](repeating: 0, count: logits.count)
         for _ in 0..<draws { counts[try sampler.nextToken(logits: logits)] += 1 }
