@@ -25,6 +25,11 @@ struct SamplingFlags: ParsableArguments {
     @Option(name: .customLong("stop"), help: ArgumentHelp("Stop when the text reaches this (not written out); repeat for several. \\n, \\t and \\\\ are read as newline, tab and backslash.", valueName: "text"))
     var stopTexts: [String] = []
 
+    /// Out-of-range settings are usage errors, reported before the model is opened.
+    func validate() throws {
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+    }
+
     var options: SamplingOptions {
         SamplingOptions(
             temperature: temperature, topK: topK, topP: topP, repetitionPenalty: repetitionPenalty, seed: seed,
