@@ -77,8 +77,8 @@ import Testing
         let prefilled = try session.prefill(long.inputIDs)
         try session.rewind(to: long.inputIDs.count - 1)
         let decoded = try session.decode(long.inputIDs[long.inputIDs.count - 1])
-        // Decode rounds each product's input to 16 bits (`Int16Groups`), prefill multiplies it whole: measured 1.2e-4
-        // apart, a thousandth of the q8 weights' own distance from the reference.
+        // Decode rounds each product's input to 16 bits (`Int16Groups`), prefill multiplies it whole: they differ by
+        // far less than the q8 weights themselves move the logits.
         let error = LogitError(decoded, reference: prefilled)
         #expect(error.relativeL2 < 1e-3, "decode vs prefill relative L2 \(error.relativeL2)")
         let drift = LogitError(prefilled, reference: try golden.lastLogits(of: long)).relativeL2
