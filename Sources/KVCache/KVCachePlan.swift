@@ -25,7 +25,7 @@ public struct KVCachePlan: Sendable, Equatable {
     /// bytes whose weights take `weightBytes` once mapped, under an optional explicit `memoryBudget`.
     public static func auto(layout: KVCacheLayout, tokens: Int, physicalMemory: Int, weightBytes: Int, memoryBudget: Int? = nil) -> KVCachePlan {
         func size(_ format: KVCacheFormat) -> Int { format.projectedBytes(layout: layout, tokens: tokens) }
-        let needs = "\(tokens) tokens × \(layout.layers) layers"
+        let needs = "up to \(tokens) positions × \(layout.layers) layers"
         if let memoryBudget {
             for format in [KVCacheFormat.float32, .q8] where size(format) <= memoryBudget {
                 return KVCachePlan(format: format, memoryBudget: memoryBudget,

@@ -65,9 +65,12 @@ public struct Book: Sendable {
         try checkFolderWritable(of: url)
     }
 
+    /// A folder whose owner removed every write bit is read-only to us even as root, as a book is.
     private static func checkFolderWritable(of url: URL) throws(ManuscriptWorkflowError) {
         let folder = url.deletingLastPathComponent().path
-        guard access(folder, W_OK | X_OK) == 0 else { throw .folderNotWritable(path: folder) }
+        var info = stat()
+        guard stat(folder, &info) == 0 else { throw .folderMissing(path: folder) }
+        guard access(folder, W_OK | X_OK) == 0, info.st_mode & 0o222 != 0 else { throw .folderNotWritable(path: folder) }
     }
 
     /// True when the file still holds exactly the bytes that were read.

@@ -8,6 +8,7 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case bookNotText(ManuscriptError)
     case bookReadOnly(path: String)
     case folderNotWritable(path: String)
+    case folderMissing(path: String)
     case bookChanged(path: String, continuationSavedTo: String)
     case writeFailed(path: String, reason: String)
     case emptyHeading
@@ -18,6 +19,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case contextTooSmall(maxContext: Int, needed: Int)
     case invalidShard(String)
     case batchFolderMissing(path: String)
+    case batchPathNotFolder(path: String)
+    case noManuscripts(path: String, patterns: [String])
     case lockFailed(path: String, reason: String)
     case stateUnreadable(path: String, reason: String)
 
@@ -37,6 +40,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "\(path) is read-only, so the new section cannot be added to it; make it writable (chmod u+w), or write the extended book elsewhere with --output FILE, or only show the continuation with --print."
         case .folderNotWritable(let path):
             "cannot write in \(path): the book is replaced atomically through a new file beside it, which needs write permission on its folder; use --output FILE elsewhere or --print."
+        case .folderMissing(let path):
+            "the folder \(path) does not exist; create it first (mkdir -p \(path)) or write somewhere else."
         case .bookChanged(let path, let saved):
             "\(path) changed while the model was writing, so it was left as it is now (your edits are kept); the new section was saved to \(saved)."
         case .writeFailed(let path, let reason):
@@ -46,17 +51,21 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
         case .emptyContinuation:
             "the model wrote nothing but whitespace (it ended the text at once), so the book was left unchanged; try again with another --seed or a higher --temperature."
         case .modelNotGiven:
-            "no model given: pass --model DIR (a Hugging Face MPT folder) or set STORYWRITER_MODEL. Download MPT-7B-StoryWriter with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
+            "no model given: pass --model DIR (a Hugging Face MPT folder) or set STORYWRITER_MODEL. Download MPT-7B-StoryWriter with `hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
         case .modelFolderMissing(let path):
-            "model folder \(path) does not exist. Download MPT-7B-StoryWriter with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub) and pass --model ~/models/mpt-7b-storywriter, or set STORYWRITER_MODEL."
+            "model folder \(path) does not exist. Download MPT-7B-StoryWriter with `hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub) and pass --model ~/models/mpt-7b-storywriter, or set STORYWRITER_MODEL."
         case .modelFolderIncomplete(let path, let missing):
-            "model folder \(path) has no \(missing); it should hold a Hugging Face MPT checkpoint (config.json, tokenizer.json and the weights). Download one with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter`."
+            "model folder \(path) has no \(missing); it should hold a Hugging Face MPT checkpoint (config.json, tokenizer.json and the weights). Download one with `hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
         case .contextTooSmall(let maxContext, let needed):
             "--max-context \(maxContext) is too small: the heading and the book's last line alone need \(needed) tokens."
         case .invalidShard(let text):
             "--shard \(text) is not valid: write K/N with 1 ≤ K ≤ N, e.g. --shard 2/8 for the second of eight workers."
         case .batchFolderMissing(let path):
+            "\(path) does not exist; `storywriter batch` takes a folder of manuscripts."
+        case .batchPathNotFolder(let path):
             "\(path) is not a folder; `storywriter batch` takes a folder of manuscripts (use `storywriter continue` for one book)."
+        case .noManuscripts(let path, let patterns):
+            "\(path) holds no manuscripts: no visible file matches \(patterns.joined(separator: " or ")); add the books there, or choose them with --glob PATTERN."
         case .lockFailed(let path, let reason):
             "cannot lock \(path): \(reason). Batch workers need a filesystem with file locks (flock), such as a local disk, NFSv4, Lustre mounted with -o flock, CephFS or GPFS."
         case .stateUnreadable(let path, let reason):

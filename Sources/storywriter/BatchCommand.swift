@@ -40,6 +40,9 @@ struct BatchCommand: ParsableCommand {
 
     func validate() throws {
         try reading.validate()
+        if let shard {
+            do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.description) }
+        }
     }
 
     func run() throws {

@@ -101,11 +101,18 @@ struct ModelFolderOption: ParsableArguments {
 
     @OptionGroup var engine: EngineOptions
 
+    private var path: String? {
+        (folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"]).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// No model at all is a usage error, found before anything is read.
+    func validate() throws {
+        if path == nil { throw ValidationError(ManuscriptWorkflowError.modelNotGiven.description) }
+    }
+
     /// The model folder: --model, else $STORYWRITER_MODEL.
     func url() throws -> URL {
-        guard let path = folder ?? ProcessInfo.processInfo.environment["STORYWRITER_MODEL"], !path.isEmpty else {
-            throw ManuscriptWorkflowError.modelNotGiven
-        }
+        guard let path else { throw ManuscriptWorkflowError.modelNotGiven }
         return URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
     }
 

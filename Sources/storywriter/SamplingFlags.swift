@@ -25,6 +25,11 @@ struct SamplingFlags: ParsableArguments {
     @Option(name: .customLong("stop"), help: ArgumentHelp("Stop when the text reaches this (not written out); repeat for several. \\n, \\t and \\\\ are read as newline, tab and backslash.", valueName: "text"))
     var stopTexts: [String] = []
 
+    /// Out-of-range settings are usage errors, reported before the model is opened.
+    func validate() throws {
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+    }
+
     @Option(name: .customLong("logit-bias"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Add VALUE to token ID's logit before sampling (OpenAI's logit_bias): -100 all but bans it, 100 all but forces it; repeat for several tokens (the last value for an ID counts).", valueName: "id=value"))
     var logitBiases: [LogitBias] = []
 

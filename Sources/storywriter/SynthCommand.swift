@@ -55,6 +55,15 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .customLong("alibi-bias-max"))
     var alibiBiasMax: Float = 16
 
+    @Option(name: .customLong("softmax-scale"), help: "Attention scores' scale (attn_config.softmax_scale); default 1/sqrt(head dim).")
+    var softmaxScale: Float?
+
+    @Option(name: .customLong("logit-scale"), help: "Multiplier of the output logits (logit_scale); default none.")
+    var logitScale: Float?
+
+    @Option(name: .customLong("config-dialect"), help: "config.json as mosaicml writes it (mosaicml) or as transformers' save_pretrained does (transformers).")
+    var configDialect: MPTConfiguration.Dialect = .mosaicml
+
     @Flag(name: .customLong("lm-head"), help: "Write an untied lm_head.weight.")
     var lmHead = false
 
@@ -71,13 +80,16 @@ struct SynthCommand: ParsableCommand {
             throw ValidationError("--shard-size \(shardSize) is not a size like 10GB, 500MB or 2000000000.")
         }
         guard clipQKV >= 0, alibiBiasMax > 0 else { throw ValidationError("--clip-qkv must be ≥ 0 and --alibi-bias-max > 0.") }
+        for (flag, value) in [("--softmax-scale", softmaxScale), ("--logit-scale", logitScale)] {
+            if let value, !(value.isFinite && value > 0) { throw ValidationError("\(flag) must be a positive number.") }
+        }
     }
 
     func run() throws {
         let configuration = MPTConfiguration(
-            dModel: dModel, nHeads: heads, nLayers: layers, vocabSize: vocab, maxSeqLen: maxSeqLen,
+            dialect: configDialect, dModel: dModel, nHeads: heads, nLayers: layers, vocabSize: vocab, maxSeqLen: maxSeqLen,
             expansionRatio: expansionRatio, alibiBiasMax: alibiBiasMax, clipQKV: clipQKV > 0 ? clipQKV : nil,
-            tieWordEmbeddings: !lmHead
+            softmaxScale: softmaxScale, logitScale: logitScale, tieWordEmbeddings: !lmHead
         )
         let writer = RandomCheckpointWriter(
             configuration: configuration, dtype: Self.dtype(dtype) ?? .bfloat16,
@@ -116,6 +128,8 @@ struct SynthCommand: ParsableCommand {
         return Int(upper).flatMap { $0 > 0 ? $0 : nil }
     }
 }
+
+extension MPTConfiguration.Dialect: ExpressibleByArgument {}
 
 /// Bytes written, rate and time left on one stderr line, redrawn at most twice a second.
 private final class ProgressLine {

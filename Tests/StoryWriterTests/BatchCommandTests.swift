@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `storywriter batch` end to end on copies of the five shared books (reading only their last paragraphs).
+/// `storywriter batch` end to end on copies of the five fixture books (reading only their last paragraphs).
 @Suite struct BatchCommandTests {
     private typealias Support = ManuscriptWorkflowSupport
     private static let books = ["beautiful.txt", "flappers.txt", "gatsby.txt", "jazz.txt", "paradise.txt"]

@@ -52,6 +52,14 @@ struct CheckpointFixtureTests {
         }
     }
 
+    @Test("tiny-mpt-scaled carries synth's --softmax-scale and --logit-scale into config.json")
+    func scaledFixtureSetsBothScales() throws {
+        let configuration = try Checkpoint(folder: Fixtures.require(Fixtures.model("tiny-mpt-scaled"))).configuration
+        #expect(configuration.softmaxScale == 0.3)
+        #expect(configuration.logitScale == 0.7)
+        #expect(configuration.clipQKV == 8)
+    }
+
     @Test("the safetensors and PyTorch .bin copies of tiny-storywriter hold bit-identical tensors")
     func binMatchesSafetensors() throws {
         let safetensors = try Checkpoint(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))

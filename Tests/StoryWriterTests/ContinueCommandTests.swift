@@ -5,7 +5,7 @@ import Model
 import Testing
 import Tokenizer
 
-/// `storywriter continue` end to end, on copies of the shared books with the tiny StoryWriter-shaped model.
+/// `storywriter continue` end to end, on copies of the fixture books with the tiny StoryWriter-shaped model.
 @Suite struct ContinueCommandTests {
     private typealias Support = ManuscriptWorkflowSupport
 
@@ -101,7 +101,6 @@ import Tokenizer
         try #require(extended.count > original.count)
 
         var generator = SystemRandomNumberGenerator()
-        var outcomes: [String: Int] = [:]
         for _ in 0..<20 {
             try Data(original).write(to: book)
             let run = try StoryWriterProcess.start(arguments, logs: folder)
@@ -112,9 +111,7 @@ import Tokenizer
             try? FileManager.default.removeItem(at: run.stderr)
             let now = try Support.bytes(book)
             #expect(now == original || now == extended, "after SIGKILL the book is \(now.count) bytes")
-            outcomes[now == original ? "original" : "extended", default: 0] += 1
         }
-        print("SIGKILL outcomes over 20 runs of \(String(format: "%.2f", reference.seconds)) s: \(outcomes)")
     }
 
     /// A full disk, simulated with a file-size limit (SIGXFSZ ignored, so the write fails with EFBIG).
@@ -150,7 +147,7 @@ import Tokenizer
 
         let cases: [(book: URL, model: String, message: String)] = [
             (readOnly, model, "is read-only"),
-            (story, folder.appendingPathComponent("no-such-model").path, "huggingface-cli download mosaicml/mpt-7b-storywriter"),
+            (story, folder.appendingPathComponent("no-such-model").path, "hf download mosaicml/mpt-7b-storywriter"),
             (empty, model, "is empty"),
             (binary, model, "looks like a binary file"),
             (latin1, model, "is not valid UTF-8 (at byte offset 3)"),

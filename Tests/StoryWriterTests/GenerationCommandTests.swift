@@ -20,7 +20,7 @@ import Tokenizer
 
     @Test func greedyPrintsTheReferenceContinuation() throws {
         let (prompt, greedyIDs, tokenizer) = try shortCase()
-        let run = try generate(["--prompt", prompt, "--temperature", "0", "--max-new-tokens", "16"])
+        let run = try generate(["--prompt", prompt, "--temperature", "0", "--repetition-penalty", "1", "--max-new-tokens", "16"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout == tokenizer.decode(greedyIDs))
         #expect(run.stderr.contains("16 new tokens") && run.stderr.contains("stopped: maximum number of new tokens"))

@@ -8,6 +8,9 @@ import Testing
         #expect(PrefillProgress(tokensDone: 5, tokensTotal: 10, elapsedSeconds: 2).line() == "prompt 5/10 tokens (50%), 2.50 tokens/s ≈ 101 words/min, 2.0s left")
         #expect(PrefillProgress(tokensDone: 10, tokensTotal: 10, elapsedSeconds: 2).line(wordsPerToken: 0.5) == "prompt 10/10 tokens (100%), 5.00 tokens/s ≈ 150 words/min")
         #expect(PrefillProgress(tokensDone: 0, tokensTotal: 10, elapsedSeconds: 0).line() == "prompt 0/10 tokens (0%)")
+        // A prompt read in a blink gets its time, not a speed extrapolated from a few milliseconds.
+        #expect(PrefillProgress(tokensDone: 583, tokensTotal: 583, elapsedSeconds: 0.066).line() == "prompt 583/583 tokens (100%) in 0.1s")
+        #expect(PrefillProgress(tokensDone: 256, tokensTotal: 583, elapsedSeconds: 0.03).line() == "prompt 256/583 tokens (43%)")
     }
 
     @Test func summaryNamesSpeedsStopAndSeed() {

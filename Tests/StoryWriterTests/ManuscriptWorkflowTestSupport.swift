@@ -9,7 +9,7 @@ enum ManuscriptWorkflowSupport {
         return folder
     }
 
-    /// Copies of `names` from ../shared/books in `folder`, writable (the shared originals are read-only).
+    /// Copies of fixture books in `folder`, writable whatever the originals' permissions.
     @discardableResult
     static func copyBooks(_ names: [String], to folder: URL) throws -> [URL] {
         try names.map { name in

@@ -6,12 +6,14 @@ import Testing
 /// The forward pass against the reference outputs in every model fixture's golden.json.
 @Suite struct ModelGoldenTests {
     /// Model folders and the folder whose golden.json they must reproduce (the .bin checkpoint holds
-    /// tiny-storywriter's weights, so it answers to tiny-storywriter's golden file).
+    /// tiny-storywriter's weights, so it answers to tiny-storywriter's golden file; tiny-mpt-scaled sets
+    /// softmax_scale and logit_scale).
     static let models: [(folder: String, golden: String)] = [
         ("tiny-storywriter", "tiny-storywriter"),
         ("tiny-storywriter-bin", "tiny-storywriter"),
         ("tiny-mpt-sharded", "tiny-mpt-sharded"),
         ("tiny-mpt-fp16", "tiny-mpt-fp16"),
+        ("tiny-mpt-scaled", "tiny-mpt-scaled"),
     ]
 
     @Test func everyGoldenFileIsCovered() throws {

@@ -2,9 +2,13 @@ import Foundation
 import Testing
 
 /// `storywriter tokenize`, run as a user runs it.
-@Suite struct TokenizerCommandTests {
+@Suite final class TokenizerCommandTests {
+    /// Each test's own scratch folder, removed when the test ends.
+    private let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokenize-tests-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
     private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokenize-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let url = folder.appendingPathComponent(name)
         try Data(bytes).write(to: url)
