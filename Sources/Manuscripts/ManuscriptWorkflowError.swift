@@ -1,3 +1,5 @@
+import Weights
+
 /// What can go wrong while continuing a book or a folder of books; each message says what to do.
 public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, Sendable {
     case bookMissing(path: String)
@@ -10,6 +12,10 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case folderNotWritable(path: String)
     case bookChanged(path: String, continuationSavedTo: String)
     case writeFailed(path: String, reason: String)
+    /// A FIFO, device, socket or folder where a manuscript or an output file belongs.
+    case notARegularFile(path: String, kind: FileKind)
+    /// A file in a batch folder that batch leaves alone (a symbolic link, a FIFO), with the reason.
+    case notInFolder(path: String, reason: String)
     case emptyHeading
     case emptyContinuation
     case modelNotGiven
@@ -41,6 +47,10 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "\(path) changed while the model was writing, so it was left as it is now (your edits are kept); the new section was saved to \(saved)."
         case .writeFailed(let path, let reason):
             "could not write \(path): \(reason). Nothing was changed; free some space or check permissions and run again."
+        case .notARegularFile(let path, let kind):
+            "\(path) is \(kind), not a regular file; StoryWriter reads and writes only regular files, so give the path of one."
+        case .notInFolder(let path, let reason):
+            "\(path) is \(reason); batch writes only regular files that live in the folder, so it was left alone."
         case .emptyHeading:
             "the heading given with --after is empty; give the title of the new section, e.g. --after Epilogue."
         case .emptyContinuation:
