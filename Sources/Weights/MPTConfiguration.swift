@@ -51,13 +51,7 @@ public struct MPTConfiguration: Sendable, Equatable {
     }
 
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw WeightsError.cannotOpen(path: url.path, reason: error.localizedDescription)
-        }
-        try self.init(json: data, file: url.lastPathComponent)
+        try self.init(json: try WeightsError.contentsOfRegularFile(url), file: url.lastPathComponent)
     }
 
     public init(json data: Data, file: String = "config.json") throws {
@@ -65,22 +59,8 @@ public struct MPTConfiguration: Sendable, Equatable {
         do {
             raw = try JSONDecoder().decode(RawMPTConfiguration.self, from: data)
         } catch {
-            throw WeightsError.invalidConfiguration(file: file, detail: "not a valid MPT config.json (\(Self.describe(error)))")
+            throw WeightsError.invalidConfiguration(file: file, detail: "not an MPT config.json: \(WeightsError.describe(error))")
         }
         self = try raw.validated(file: file)
-    }
-
-    /// The keys of a decoding error, spelled for a user reading config.json.
-    private static func describe(_ error: Error) -> String {
-        guard let decodingError = error as? DecodingError else { return "\(error)" }
-        switch decodingError {
-        case let .keyNotFound(key, context):
-            return "missing key \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
-        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }

@@ -23,7 +23,7 @@ enum SafetensorsFile {
         } catch let error as WeightsError {
             throw error
         } catch {
-            throw WeightsError.invalidSafetensorsHeader(file: file.name, detail: "not the expected JSON (\(error))")
+            throw WeightsError.invalidSafetensorsHeader(file: file.name, detail: "not the expected JSON (\(WeightsError.describe(error)))")
         }
 
         let dataSize = file.bytes.count - dataStart
