@@ -27,6 +27,13 @@ public struct MPTConfiguration: Sendable, Equatable {
     /// What config.json says; the checkpoint decides by the presence of `lm_head.weight`.
     public var tieWordEmbeddings: Bool
 
+    /// Bounds far past any published MPT (the 30B: d_model 7168, 48 layers, 50432 tokens): a config.json beyond
+    /// them is a typo or a hostile file. Within them every size computed from a configuration fits in an Int (the
+    /// largest, layers × d_model² × expansion ratio × 4 bytes, is below 2^58), and no loop or allocation in
+    /// proportion to them runs before the weight files are checked against the configuration.
+    public static let maximumDModel = 1 << 16, maximumLayers = 1 << 10, maximumVocabulary = 1 << 22, maximumSequence = 1 << 24
+    public static let maximumExpansionRatio = 64
+
     public var headDim: Int { dModel / nHeads }
     public var ffnHiddenSize: Int { dModel * expansionRatio }
 

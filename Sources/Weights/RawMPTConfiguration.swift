@@ -78,12 +78,7 @@ struct RawMPTConfiguration: Decodable {
 
     static let layerNormVariants: Set<String> = ["layernorm", "low_precision_layernorm"]
 
-    /// Bounds far past any published MPT (the 30B: d_model 7168, 48 layers, 50432 tokens): a value beyond them is
-    /// a typo or a hostile file. Within them every size computed from the configuration fits in an Int (the
-    /// largest product, layers × d_model² × expansion ratio, is below 2^58), and nothing is allocated in
-    /// proportion to a value the weight files do not back (they are checked before any tensor is used).
-    static let maximumDModel = 1 << 16, maximumLayers = 1 << 10, maximumVocabulary = 1 << 22, maximumSequence = 1 << 24
-    static let maximumExpansionRatio: Double = 64, maximumALiBiBiasMax: Double = 1024
+    static let maximumALiBiBiasMax: Double = 1024
 
     /// `value` of `name` when it is a finite number in `range`; the message names the key and the range.
     private func checked(_ value: Double?, _ name: String, _ range: ClosedRange<Double>, openBelow: Bool = true, file: String) throws -> Double? {
@@ -100,9 +95,9 @@ struct RawMPTConfiguration: Decodable {
         if let modelType, modelType != "mpt" {
             throw WeightsError.unsupportedConfiguration(option: "model_type \"\(modelType)\"", detail: "this is not an MPT model")
         }
-        for (name, value, limit) in [("d_model", dModel, Self.maximumDModel), ("n_heads", nHeads, Self.maximumDModel),
-                                     ("n_layers", nLayers, Self.maximumLayers), ("vocab_size", vocabSize, Self.maximumVocabulary),
-                                     ("max_seq_len", maxSeqLen, Self.maximumSequence)] where !(1...limit).contains(value) {
+        for (name, value, limit) in [("d_model", dModel, MPTConfiguration.maximumDModel), ("n_heads", nHeads, MPTConfiguration.maximumDModel),
+                                     ("n_layers", nLayers, MPTConfiguration.maximumLayers), ("vocab_size", vocabSize, MPTConfiguration.maximumVocabulary),
+                                     ("max_seq_len", maxSeqLen, MPTConfiguration.maximumSequence)] where !(1...limit).contains(value) {
             throw WeightsError.invalidConfiguration(file: file, detail: "\(name) is \(value); it must be from 1 to \(limit)")
         }
         guard dModel % nHeads == 0 else {
@@ -148,7 +143,7 @@ struct RawMPTConfiguration: Decodable {
         guard ratio > 0, ratio == ratio.rounded() else {
             throw WeightsError.unsupportedConfiguration(option: "expansion_ratio \(ratio)", detail: "only a positive whole expansion ratio is implemented")
         }
-        _ = try checked(ratio, "expansion_ratio", 0...Self.maximumExpansionRatio, file: file)
+        _ = try checked(ratio, "expansion_ratio", 0...Double(MPTConfiguration.maximumExpansionRatio), file: file)
         let alibiBiasMax = try checked(attention.alibiBiasMax?.value, "attn_config.alibi_bias_max", 0...Self.maximumALiBiBiasMax, file: file)
         let clipQKV = try checked(attention.clipQKV?.value, "attn_config.clip_qkv", 0...Double(Float.greatestFiniteMagnitude), file: file)
         let softmaxScale = try checked(attention.softmaxScale?.value, "attn_config.softmax_scale", 0...Double(Float.greatestFiniteMagnitude), file: file)

@@ -23,7 +23,9 @@ struct SessionStateFlags: ParsableArguments {
     var checkpointInterval = PrefillCheckpoint.defaultInterval
 
     func validate() throws {
-        guard checkpointInterval >= 0 else { throw ValidationError("--checkpoint-interval needs 0 or more seconds.") }
+        guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
+            throw ValidationError("--checkpoint-interval needs a finite number of seconds, 0 or more (0 turns checkpoints off).")
+        }
         if let fromState, !FileManager.default.isReadableFile(atPath: fromState) {
             throw ValidationError("--from-state \(fromState): no such readable file.")
         }
