@@ -20,6 +20,7 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case emptyContinuation
     case modelNotGiven
     case modelFolderMissing(path: String)
+    case modelNotAFolder(path: String, kind: FileKind)
     case modelFolderIncomplete(path: String, missing: String)
     case contextTooSmall(maxContext: Int, needed: Int)
     case invalidShard(String)
@@ -59,6 +60,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "no model given: pass --model DIR (a Hugging Face MPT folder) or set STORYWRITER_MODEL. Download MPT-7B-StoryWriter with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
         case .modelFolderMissing(let path):
             "model folder \(path) does not exist. Download MPT-7B-StoryWriter with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub) and pass --model ~/models/mpt-7b-storywriter, or set STORYWRITER_MODEL."
+        case .modelNotAFolder(let path, let kind):
+            "--model \(path) is \(kind), not a model folder; give the folder that holds config.json, tokenizer.json and the weights."
         case .modelFolderIncomplete(let path, let missing):
             "model folder \(path) has no \(missing); it should hold a Hugging Face MPT checkpoint (config.json, tokenizer.json and the weights). Download one with `huggingface-cli download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter`."
         case .contextTooSmall(let maxContext, let needed):

@@ -29,6 +29,8 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case misshapenTensor(name: String, expected: [Int], actual: [Int])
     case unsupportedTensor(name: String, detail: String)
     case writeFailed(path: String, reason: String)
+    case bigEndianCheckpoint(file: String, byteOrder: String)
+    case duplicateHeaderName(file: String, name: String)
 
     /// A descriptor on the regular file `url` (see `RegularFile.openForReading`), or `cannotOpen` saying why not.
     static func openingRegularFile(_ url: URL) throws(WeightsError) -> Int32 {
@@ -134,6 +136,10 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
             "unsupported tensor \(name): \(detail)"
         case let .writeFailed(path, reason):
             "cannot write \(path): \(reason)"
+        case let .bigEndianCheckpoint(file, byteOrder):
+            "\(file) was saved with byte order \(byteOrder.trimmingCharacters(in: .whitespacesAndNewlines)); only little-endian checkpoints are read: re-save it with torch.save on an x86-64 or ARM machine"
+        case let .duplicateHeaderName(file, name):
+            "\(file): the safetensors header names tensor \(name) twice (loaders disagree on which one counts); the file is corrupt: re-save it"
         }
     }
 }
