@@ -48,6 +48,16 @@ import Weights
         #expect(try String(contentsOf: book, encoding: .utf8) == WritesOnlyWhatIsNamedTests.text)
     }
 
+    /// A book name too long for its lock file's name is reported as that, not as a filesystem without flock.
+    @Test func aTooLongBookNameIsNotBlamedOnLocks() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(WritesOnlyWhatIsNamedTests.text.utf8).write(to: folder.appendingPathComponent(String(repeating: "n", count: 250) + ".txt"))
+        let run = try boundedRun(["batch", folder.path, "--model", try Support.tinyModel, "--max-new-tokens", "2"], logs: folder)
+        #expect(run.status == 1)
+        #expect(run.stdout.contains("failed") && run.stdout.contains("File name too long") && !run.stdout.contains("flock"), "\(run.stdout)")
+    }
+
     /// A FIFO as the weights, a shard, the book or a state is refused at once; a process that hangs fails the test.
     @Test func namedPipesAreRefusedWithoutWaiting() throws {
         let folder = try Support.temporaryFolder()
