@@ -21,9 +21,9 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
         case .emptyPrompt:
             return "the prompt is empty (it encodes to zero tokens): give some text to continue"
         case .invalidMaxNewTokens(let n):
-            return "the maximum number of new tokens must be at least 1 (got \(n)): pass --max-new-tokens 1 or more"
+            return "the maximum number of new tokens must be from 1 to \(SamplingOptions.maximumNewTokens) (got \(n)): pass --max-new-tokens in that range"
         case .invalidTemperature(let t):
-            return "the temperature must be a finite number ≥ 0 (got \(t)): use 0 for greedy decoding, or e.g. 0.8 for sampling"
+            return "the temperature must be 0 or from \(SamplingOptions.minimumTemperature) to \(Int(SamplingOptions.maximumTemperature)) (got \(t)): use 0 for greedy decoding, or e.g. 0.8 for sampling"
         case .invalidTopK(let k):
             return "top-k must be ≥ 0 (got \(k)): use 0 to turn it off, or e.g. 40 to sample among the 40 likeliest tokens"
         case .invalidTopP(let p):

@@ -55,9 +55,17 @@ public struct SamplingOptions: Sendable, Equatable {
     public var isGreedy: Bool { temperature == 0 }
 
     /// Throws the first setting that is out of range. Written so that NaN fails every check.
+    /// Far past any book a model can hold in memory; a bound keeps token counts plus this far from overflowing.
+    public static let maximumNewTokens = 1 << 24
+    /// Below this, dividing the logits by the temperature overflows float32 (and sampling is greedy anyway).
+    public static let minimumTemperature = 1e-3
+    public static let maximumTemperature = 1e6
+
     public func validate() throws {
-        guard maxNewTokens >= 1 else { throw GenerationError.invalidMaxNewTokens(maxNewTokens) }
-        guard temperature >= 0, temperature.isFinite else { throw GenerationError.invalidTemperature(temperature) }
+        guard (1...Self.maximumNewTokens).contains(maxNewTokens) else { throw GenerationError.invalidMaxNewTokens(maxNewTokens) }
+        guard temperature == 0 || (Self.minimumTemperature...Self.maximumTemperature).contains(temperature) else {
+            throw GenerationError.invalidTemperature(temperature)
+        }
         guard topK >= 0 else { throw GenerationError.invalidTopK(topK) }
         guard topP > 0, topP <= 1 else { throw GenerationError.invalidTopP(topP) }
         guard repetitionPenalty > 0, repetitionPenalty.isFinite else {

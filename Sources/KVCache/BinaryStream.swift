@@ -4,9 +4,14 @@ import Foundation
 public final class BinaryWriter {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
+    private let digest: ((UnsafeRawBufferPointer) -> Void)?
     private static let flushThreshold = 1 << 20
 
-    public init(handle: FileHandle) { self.handle = handle }
+    /// `digest` sees every byte once, as it goes to the file (a running checksum, with no second pass).
+    public init(handle: FileHandle, digest: ((UnsafeRawBufferPointer) -> Void)? = nil) {
+        self.handle = handle
+        self.digest = digest
+    }
 
     public func write(_ bytes: some Collection<UInt8>) throws {
         buffer.append(contentsOf: bytes)
@@ -18,6 +23,7 @@ public final class BinaryWriter {
     }
 
     public func flush() throws {
+        if let digest { buffer.withUnsafeBytes(digest) }
         try handle.write(contentsOf: buffer)
         buffer.removeAll(keepingCapacity: true)
     }
@@ -28,12 +34,22 @@ public final class BinaryReader {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private var position = 0
+    private var consumed = 0
+    private let size: Int
+    private let digest: ((UnsafeRawBufferPointer) -> Void)?
     private static let readSize = 1 << 20
 
-    public init(handle: FileHandle) { self.handle = handle }
+    /// `size` is the file's: no read asks for more than is left, whatever a damaged length says. `digest` sees
+    /// every byte returned, once, in order.
+    public init(handle: FileHandle, size: Int, digest: ((UnsafeRawBufferPointer) -> Void)? = nil) {
+        self.handle = handle
+        self.size = size
+        self.digest = digest
+    }
 
     public func read(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count >= 0 else { throw KVCacheError.archiveDamaged("negative length") }
+        guard count <= size - consumed else { throw KVCacheError.archiveDamaged("the file ends early") }
         while buffer.count - position < count {
             let more = try handle.read(upToCount: max(Self.readSize, count - (buffer.count - position))) ?? Data()
             guard !more.isEmpty else { throw KVCacheError.archiveDamaged("the file ends early") }
@@ -41,8 +57,13 @@ public final class BinaryReader {
             position = 0
             buffer.append(contentsOf: more)
         }
-        defer { position += count }
-        return buffer[position..<(position + count)]
+        defer {
+            position += count
+            consumed += count
+        }
+        let bytes = buffer[position..<(position + count)]
+        if let digest { bytes.withUnsafeBytes(digest) }
+        return bytes
     }
 
     public func readUInt64() throws -> UInt64 {

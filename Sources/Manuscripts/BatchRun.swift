@@ -9,6 +9,8 @@ public enum BatchBookStatus: Sendable, Equatable {
     /// Another worker holds the book's lock right now.
     case busy(holder: String)
     case failed(reason: String)
+    /// Not a regular file of the folder (a symbolic link, a FIFO): never written.
+    case ignored(reason: String)
 }
 
 public struct BatchBookOutcome: Sendable, Equatable {
@@ -25,11 +27,17 @@ public struct BatchRun: Sendable {
     public let folder: URL
     /// This worker's books (file names), in order.
     public let books: [String]
+    /// This worker's share of the names that match but are left alone (see `ManuscriptFolder.Listing`).
+    public let ignored: [BatchBookOutcome]
     public let state: BatchState
 
     public init(folder: URL, patterns: [String], shard: Shard) throws(ManuscriptWorkflowError) {
         self.folder = folder
-        books = try ManuscriptFolder.manuscripts(in: folder, matching: patterns).filter(shard.contains)
+        let listing = try ManuscriptFolder.manuscripts(in: folder, matching: patterns)
+        books = listing.books.filter(shard.contains)
+        ignored = listing.ignored.filter { shard.contains(fileName: $0.name) }.map {
+            BatchBookOutcome(book: $0.name, status: .ignored(reason: $0.reason), tokensIn: nil, tokensOut: nil, seconds: nil)
+        }
         state = try BatchState(bookFolder: folder)
     }
 
@@ -55,6 +63,11 @@ public struct BatchRun: Sendable {
             do {
                 // Checked under the lock: another worker may have finished the book a moment ago.
                 if try isDone(book) { return outcome(.alreadyDone) }
+                // Checked again: the name may have become a link to a file outside the folder since the listing.
+                let file = folder.appendingPathComponent(book)
+                if let reason = ManuscriptFolder.reasonToIgnore(file) {
+                    throw ManuscriptWorkflowError.notInFolder(path: file.path, reason: reason.isEmpty ? "no longer a file" : reason)
+                }
                 let plan = try ContinuationPlan(book: folder.appendingPathComponent(book), heading: heading, destination: .inPlace)
                 let continuation = try write(plan)
                 written = continuation

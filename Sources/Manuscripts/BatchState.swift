@@ -1,4 +1,5 @@
 import Foundation
+import Weights
 
 /// What a batch run remembers about one book, so that a rerun skips books already done and retries the rest.
 public struct BookRecord: Codable, Sendable, Equatable {
@@ -51,6 +52,10 @@ public struct BatchState: Sendable {
 
     public init(bookFolder: URL) throws(ManuscriptWorkflowError) {
         folder = bookFolder.appendingPathComponent(Self.folderName, isDirectory: true)
+        // The records live in the folder itself: a link here could lead the records and locks anywhere.
+        if let kind = FileKind.of(folder.path, followingLinks: false), kind != .folder {
+            throw .notARegularFile(path: folder.path, kind: kind)
+        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
@@ -63,7 +68,9 @@ public struct BatchState: Sendable {
 
     public func record(for book: String) throws(ManuscriptWorkflowError) -> BookRecord? {
         let file = recordFile(for: book)
-        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        guard let kind = FileKind.of(file.path, followingLinks: false) else { return nil }
+        guard kind == .regular else { throw .notARegularFile(path: file.path, kind: kind) }
+        guard let data = try? RegularFile.contents(file.path) else { return nil }
         do {
             return try JSONDecoder().decode(BookRecord.self, from: data)
         } catch {
@@ -76,6 +83,6 @@ public struct BatchState: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data: Data
         do { data = try encoder.encode(record) } catch { throw .writeFailed(path: recordFile(for: book).path, reason: "\(error)") }
-        try AtomicFile.write(Array(data) + [0x0A], to: recordFile(for: book))
+        try AtomicFile.write(Array(data) + [0x0A], to: recordFile(for: book), followingLinks: false)
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Weights
 
 /// A manuscript file as stored (its bytes) and as the model reads it, after every check that can fail cheaply.
 public struct Book: Sendable {
@@ -23,13 +24,21 @@ public struct Book: Sendable {
             if errno == ENOENT { throw .bookMissing(path: path) }
             throw .bookUnreadable(path: path, reason: errnoText())
         }
-        guard (info.st_mode & S_IFMT) != S_IFDIR else { throw .bookIsFolder(path: path) }
+        switch FileKind(mode: info.st_mode) {
+        case .regular: break
+        case .folder: throw .bookIsFolder(path: path)
+        case let kind: throw .notARegularFile(path: path, kind: kind)
+        }
         // Permission bits count even for root: a file its owner made unreadable is not ours to read.
         guard access(url.path, R_OK) == 0, info.st_mode & 0o444 != 0 else {
             throw .bookUnreadable(path: path, reason: "permission denied")
         }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw .bookUnreadable(path: path, reason: "the file could not be read")
+        let data: Data
+        do { data = try RegularFile.contents(url.path) } catch {
+            switch error {
+            case .notRegular(_, let kind): throw .notARegularFile(path: path, kind: kind)
+            case .cannotOpen(_, let reason): throw .bookUnreadable(path: path, reason: reason)
+            }
         }
         let bytes = [UInt8](data)
         guard !bytes.isEmpty else { throw .bookEmpty(path: path) }
@@ -57,7 +66,11 @@ public struct Book: Sendable {
     public static func checkWritableDestination(_ url: URL) throws(ManuscriptWorkflowError) {
         var info = stat()
         if stat(url.path, &info) == 0 {
-            guard (info.st_mode & S_IFMT) != S_IFDIR else { throw .bookIsFolder(path: url.path) }
+            switch FileKind(mode: info.st_mode) {
+            case .regular: break
+            case .folder: throw .bookIsFolder(path: url.path)
+            case let kind: throw .notARegularFile(path: url.path, kind: kind)
+            }
             guard access(url.path, W_OK) == 0, info.st_mode & 0o222 != 0 else {
                 throw .writeFailed(path: url.path, reason: "the file is read-only")
             }
@@ -73,8 +86,4 @@ public struct Book: Sendable {
         guard access(folder, W_OK | X_OK) == 0, info.st_mode & 0o222 != 0 else { throw .folderNotWritable(path: folder) }
     }
 
-    /// True when the file still holds exactly the bytes that were read.
-    public func isUnchangedOnDisk() -> Bool {
-        FileManager.default.contents(atPath: url.path).map { [UInt8]($0) == bytes } ?? false
-    }
 }

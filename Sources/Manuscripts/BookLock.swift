@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Weights
 
 /// An exclusive per-book lock shared by every batch worker on every machine that sees the folder.
 ///
@@ -23,8 +24,17 @@ public final class BookLock {
 
     /// Takes the lock without waiting: nil if another process holds it.
     public static func tryAcquire(_ lockFile: URL) throws(ManuscriptWorkflowError) -> BookLock? {
-        let fd = open(lockFile.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .lockFailed(path: lockFile.path, reason: errnoText()) }
+        // Never through a link or into a FIFO or device planted at the name: the holder truncates the file.
+        let fd = open(lockFile.path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw .notARegularFile(path: lockFile.path, kind: .symbolicLink) }
+            throw .writeFailed(path: lockFile.path, reason: "cannot create the lock file: \(errnoText())")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, FileKind(mode: info.st_mode) == .regular else {
+            close(fd)
+            throw .notARegularFile(path: lockFile.path, kind: FileKind(mode: info.st_mode))
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             close(fd)

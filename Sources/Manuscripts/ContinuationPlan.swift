@@ -51,13 +51,16 @@ public struct ContinuationPlan: Sendable {
         case .inPlace: target = book.url
         }
         let extended = try layout.extendedBook(book.bytes, continuation: continuation)
-        if target.resolvingSymlinksInPath() == book.url, !book.isUnchangedOnDisk() {
+        try beforeReplacing(extended)
+        guard target.resolvingSymlinksInPath() == book.url else {
+            try AtomicFile.write(extended, to: target)
+            return target
+        }
+        guard try AtomicFile.replace(book.url, expecting: book.bytes, with: extended) else {
             let aside = URL(fileURLWithPath: book.url.path + ".continuation")
             try AtomicFile.write(try layout.appendedBytes(continuation: continuation), to: aside)
             throw .bookChanged(path: book.url.path, continuationSavedTo: aside.path)
         }
-        try beforeReplacing(extended)
-        try AtomicFile.write(extended, to: target)
         return target
     }
 }

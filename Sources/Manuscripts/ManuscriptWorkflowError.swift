@@ -1,3 +1,5 @@
+import Weights
+
 /// What can go wrong while continuing a book or a folder of books; each message says what to do.
 public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, Sendable {
     case bookMissing(path: String)
@@ -11,10 +13,15 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
     case folderMissing(path: String)
     case bookChanged(path: String, continuationSavedTo: String)
     case writeFailed(path: String, reason: String)
+    /// A FIFO, device, socket or folder where a manuscript or an output file belongs.
+    case notARegularFile(path: String, kind: FileKind)
+    /// A file in a batch folder that batch leaves alone (a symbolic link, a FIFO), with the reason.
+    case notInFolder(path: String, reason: String)
     case emptyHeading
     case emptyContinuation
     case modelNotGiven
     case modelFolderMissing(path: String)
+    case modelNotAFolder(path: String, kind: FileKind)
     case modelFolderIncomplete(path: String, missing: String)
     case contextTooSmall(maxContext: Int, needed: Int)
     case invalidShard(String)
@@ -46,6 +53,10 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "\(path) changed while the model was writing, so it was left as it is now (your edits are kept); the new section was saved to \(saved)."
         case .writeFailed(let path, let reason):
             "could not write \(path): \(reason). Nothing was changed; free some space or check permissions and run again."
+        case .notARegularFile(let path, let kind):
+            "\(path) is \(kind), not a regular file; StoryWriter reads and writes only regular files, so give the path of one."
+        case .notInFolder(let path, let reason):
+            "\(path) is \(reason); batch writes only regular files that live in the folder, so it was left alone."
         case .emptyHeading:
             "the heading given with --after is empty; give the title of the new section, e.g. --after Epilogue."
         case .emptyContinuation:
@@ -54,6 +65,8 @@ public enum ManuscriptWorkflowError: Error, CustomStringConvertible, Equatable, 
             "no model given: pass --model DIR (a Hugging Face MPT folder) or set STORYWRITER_MODEL. Download MPT-7B-StoryWriter with `hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
         case .modelFolderMissing(let path):
             "model folder \(path) does not exist. Download MPT-7B-StoryWriter with `hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub) and pass --model ~/models/mpt-7b-storywriter, or set STORYWRITER_MODEL."
+        case .modelNotAFolder(let path, let kind):
+            "--model \(path) is \(kind), not a model folder; give the folder that holds config.json, tokenizer.json and the weights."
         case .modelFolderIncomplete(let path, let missing):
             "model folder \(path) has no \(missing); it should hold a Hugging Face MPT checkpoint (config.json, tokenizer.json and the weights). Download one with `hf download mosaicml/mpt-7b-storywriter --local-dir ~/models/mpt-7b-storywriter` (pip install -U huggingface_hub)."
         case .contextTooSmall(let maxContext, let needed):

@@ -2,6 +2,7 @@ import Foundation
 import Generation
 import KVCache
 import Model
+import Weights
 
 /// The resumable reading of a long book: while the prompt is prefilled, the session's state is saved every
 /// `interval` seconds to a checkpoint beside the book (`BOOK.storywriter-prefill`); when the same command runs
@@ -21,7 +22,8 @@ public struct PrefillCheckpoint: Sendable {
     /// The checkpoint's session when it holds a beginning of `tokens` read by this model, or nil (a notice says
     /// why a checkpoint found there is not used).
     public func resume(store: SessionStateStore, tokens: [Int], spill: KVSpill?, notice: (String) -> Void) -> InferenceSession? {
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        SessionStateStore.removeLeftovers(of: url)
+        guard FileKind.of(url.path, followingLinks: false) != nil else { return nil }
         do {
             let saved = try store.tokens(in: url)
             guard saved.count < tokens.count, Array(tokens.prefix(saved.count)) == saved else {
@@ -37,9 +39,10 @@ public struct PrefillCheckpoint: Sendable {
         }
     }
 
-    /// Deletes the checkpoint (after the continuation is written, or when it is useless).
+    /// Deletes the checkpoint (after the continuation is written, or when it is useless): only a state file,
+    /// never whatever else has the name (a folder, a link, a file of the writer's).
     public func remove() {
-        try? FileManager.default.removeItem(at: url)
+        if SessionStateStore.isStateFile(url) { unlink(url.path) }
     }
 }
 
@@ -75,7 +78,7 @@ public final class CheckpointingSession: LanguageModelSession {
                     do { try store.save(session, to: finalState) } catch { finalStateError = error }
                 } else if checkpointing, let checkpoint, (ContinuousClock.now - lastSave) >= .seconds(checkpoint.interval) {
                     do {
-                        try store.save(session, to: checkpoint.url)
+                        try store.save(session, to: checkpoint.url, followingLinks: false)
                     } catch {
                         notice("prefill checkpoints stopped: \(error)")
                         checkpointing = false

@@ -26,6 +26,7 @@ public struct PrefillSetup: Sendable {
         func spill() -> KVSpill? { plan.memoryBudget.map { KVSpill(budgetBytes: $0, directory: spillDirectory) } }
         let needsStore = fromState != nil || saveState != nil || checkpoint != nil
         let store = needsStore ? try SessionStateStore(model: model) : nil
+        if let saveState { SessionStateStore.removeLeftovers(of: saveState) }
         var session: InferenceSession?
         if let store, let checkpoint {
             session = checkpoint.resume(store: store, tokens: tokens, spill: spill(), notice: notice)

@@ -11,9 +11,10 @@ public final class StoryModel {
 
     /// Checks that `folder` looks like a Hugging Face MPT checkpoint, cheaply, before any book work is thrown away.
     private static func checkFolder(_ folder: URL) throws(ManuscriptWorkflowError) {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
-            throw .modelFolderMissing(path: folder.path)
+        switch FileKind.of(folder.path) {
+        case nil: throw .modelFolderMissing(path: folder.path)
+        case .folder?: break
+        case let kind?: throw .modelNotAFolder(path: folder.path, kind: kind)
         }
         for file in ["config.json", "tokenizer.json"] where !FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path) {
             throw .modelFolderIncomplete(path: folder.path, missing: file)

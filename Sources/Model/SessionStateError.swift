@@ -1,3 +1,5 @@
+import Weights
+
 /// What can go wrong saving or restoring a session's state, phrased for the person at the command line.
 public enum SessionStateError: Error, CustomStringConvertible {
     case notAState(path: String)
@@ -6,6 +8,9 @@ public enum SessionStateError: Error, CustomStringConvertible {
     case damaged(path: String, detail: String)
     case writeFailed(path: String, reason: String)
     case otherText(path: String, shared: Int, saved: Int)
+    /// Saving would replace something that is not a state: a manuscript, a FIFO, a device.
+    case wouldReplace(path: String, what: String)
+    case unreadable(FileAccessError)
 
     public var description: String {
         switch self {
@@ -21,6 +26,10 @@ public enum SessionStateError: Error, CustomStringConvertible {
             return "Cannot save the state to \(path): \(reason). Check that the folder exists, is writable and has free space."
         case .otherText(let path, let shared, let saved):
             return "\(path) was saved from another text: only its first \(shared) of \(saved) tokens match this one. Use the state of this book, or read it again without --from-state."
+        case .wouldReplace(let path, let what):
+            return "\(path) is \(what); a state is saved only over a state, never over another file. Choose another path for the state."
+        case .unreadable(let error):
+            return "\(error)."
         }
     }
 }

@@ -1,6 +1,8 @@
 /// CRC-32 (IEEE, as zip uses), slicing-by-8 so checksumming a 10 GB shard keeps pace with writing it.
-struct CRC32 {
-    private(set) var value: UInt32 = 0
+public struct CRC32: Sendable {
+    public private(set) var value: UInt32 = 0
+
+    public init() {}
 
     /// Eight 256-entry tables, one after another.
     private static let table: [UInt32] = {
@@ -19,7 +21,7 @@ struct CRC32 {
         return tables.flatMap { $0 }
     }()
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         var crc = ~value
         Self.table.withUnsafeBufferPointer { table in
             var index = 0

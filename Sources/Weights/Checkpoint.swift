@@ -35,6 +35,10 @@ public final class Checkpoint: @unchecked Sendable {
     public init(folder: URL) throws {
         self.folder = folder
         configuration = try MPTConfiguration(contentsOf: folder.appendingPathComponent("config.json"))
+        let tokenizer = folder.appendingPathComponent("tokenizer.json")
+        if let kind = FileKind.of(tokenizer.path), kind != .regular {
+            throw WeightsError.cannotOpen(path: tokenizer.path, reason: "it is \(kind), not a regular file")
+        }
         let files = try WeightFiles(folder: folder)
         format = files.format
         weightFiles = files.shards

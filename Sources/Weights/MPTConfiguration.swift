@@ -27,6 +27,13 @@ public struct MPTConfiguration: Sendable, Equatable {
     /// What config.json says; the checkpoint decides by the presence of `lm_head.weight`.
     public var tieWordEmbeddings: Bool
 
+    /// Bounds far past any published MPT (the 30B: d_model 7168, 48 layers, 50432 tokens): a config.json beyond
+    /// them is a typo or a hostile file. Within them every size computed from a configuration fits in an Int (the
+    /// largest, layers × d_model² × expansion ratio × 4 bytes, is below 2^58), and no loop or allocation in
+    /// proportion to them runs before the weight files are checked against the configuration.
+    public static let maximumDModel = 1 << 16, maximumLayers = 1 << 10, maximumVocabulary = 1 << 22, maximumSequence = 1 << 24
+    public static let maximumExpansionRatio = 64
+
     public var headDim: Int { dModel / nHeads }
     public var ffnHiddenSize: Int { dModel * expansionRatio }
 
@@ -51,13 +58,7 @@ public struct MPTConfiguration: Sendable, Equatable {
     }
 
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw WeightsError.cannotOpen(path: url.path, reason: error.localizedDescription)
-        }
-        try self.init(json: data, file: url.lastPathComponent)
+        try self.init(json: try WeightsError.contentsOfRegularFile(url), file: url.lastPathComponent)
     }
 
     public init(json data: Data, file: String = "config.json") throws {
@@ -65,22 +66,8 @@ public struct MPTConfiguration: Sendable, Equatable {
         do {
             raw = try JSONDecoder().decode(RawMPTConfiguration.self, from: data)
         } catch {
-            throw WeightsError.invalidConfiguration(file: file, detail: "not a valid MPT config.json (\(Self.describe(error)))")
+            throw WeightsError.invalidConfiguration(file: file, detail: "not an MPT config.json: \(WeightsError.describe(error))")
         }
         self = try raw.validated(file: file)
-    }
-
-    /// The keys of a decoding error, spelled for a user reading config.json.
-    private static func describe(_ error: Error) -> String {
-        guard let decodingError = error as? DecodingError else { return "\(error)" }
-        switch decodingError {
-        case let .keyNotFound(key, context):
-            return "missing key \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
-        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }

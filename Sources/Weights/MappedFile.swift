@@ -10,10 +10,7 @@ final class MappedFile: @unchecked Sendable {
 
     init(url: URL) throws {
         self.url = url
-        let descriptor = open(url.path, O_RDONLY)
-        guard descriptor >= 0 else {
-            throw WeightsError.cannotOpen(path: url.path, reason: String(cString: strerror(errno)))
-        }
+        let descriptor = try WeightsError.openingRegularFile(url)
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {

@@ -9,8 +9,13 @@ final class OutputFile {
 
     init(url: URL) throws {
         self.url = url
-        descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Never blocks on a FIFO or writes into a device: only a regular file is truncated and written.
+        descriptor = open(url.path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, FileKind(mode: info.st_mode) == .regular, ftruncate(descriptor, 0) == 0 else {
+            throw WeightsError.writeFailed(path: url.path, reason: "it is \(FileKind(mode: info.st_mode)), not a regular file")
+        }
     }
 
     deinit {

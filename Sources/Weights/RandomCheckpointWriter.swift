@@ -74,8 +74,8 @@ public struct RandomCheckpointWriter {
         if let tokenizer {
             let destination = folder.appendingPathComponent("tokenizer.json")
             do {
-                try? FileManager.default.removeItem(at: destination)
-                try FileManager.default.copyItem(at: tokenizer, to: destination)
+                let target = try RegularFile.replaceableTarget(destination)
+                try Data(contentsOf: tokenizer).write(to: target, options: .atomic)
             } catch {
                 throw WeightsError.writeFailed(path: destination.path, reason: error.localizedDescription)
             }
@@ -201,7 +201,7 @@ public struct RandomCheckpointWriter {
     private func writeJSON(_ object: [String: Any], to url: URL) throws {
         let bytes = try serialize(object, path: url.path, pretty: true)
         do {
-            try Data(bytes).write(to: url, options: .atomic)
+            try Data(bytes).write(to: RegularFile.replaceableTarget(url), options: .atomic)
         } catch {
             throw WeightsError.writeFailed(path: url.path, reason: error.localizedDescription)
         }

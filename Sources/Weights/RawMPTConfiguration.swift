@@ -43,11 +43,11 @@ struct RawMPTConfiguration: Decodable {
     var architectures: [String]?
     var modelType: String?
     var transformersVersion: String?
-    var dModel: Int
-    var nHeads: Int
-    var nLayers: Int
-    var vocabSize: Int
-    var maxSeqLen: Int
+    @WholeNumber var dModel: Int
+    @WholeNumber var nHeads: Int
+    @WholeNumber var nLayers: Int
+    @WholeNumber var vocabSize: Int
+    @WholeNumber var maxSeqLen: Int
     var expansionRatio: JSONNumber?
     var attnConfig: AttentionConfig?
     var ffnConfig: FeedForwardConfig?
@@ -78,13 +78,27 @@ struct RawMPTConfiguration: Decodable {
 
     static let layerNormVariants: Set<String> = ["layernorm", "low_precision_layernorm"]
 
+    static let maximumALiBiBiasMax: Double = 1024
+
+    /// `value` of `name` when it is a finite number in `range`; the message names the key and the range.
+    private func checked(_ value: Double?, _ name: String, _ range: ClosedRange<Double>, openBelow: Bool = true, file: String) throws -> Double? {
+        guard let value else { return nil }
+        guard value.isFinite, range.contains(value), !(openBelow && value == range.lowerBound) else {
+            let bound = openBelow ? "above \(range.lowerBound)" : "at least \(range.lowerBound)"
+            throw WeightsError.invalidConfiguration(file: file, detail: "\(name) is \(value); it must be a number \(bound) and at most \(range.upperBound)")
+        }
+        return value
+    }
+
     func validated(file: String) throws -> MPTConfiguration {
         let attention = attnConfig ?? AttentionConfig()
         if let modelType, modelType != "mpt" {
             throw WeightsError.unsupportedConfiguration(option: "model_type \"\(modelType)\"", detail: "this is not an MPT model")
         }
-        for (name, value) in [("d_model", dModel), ("n_heads", nHeads), ("n_layers", nLayers), ("vocab_size", vocabSize), ("max_seq_len", maxSeqLen)] where value <= 0 {
-            throw WeightsError.invalidConfiguration(file: file, detail: "\(name) is \(value); it must be positive")
+        for (name, value, limit) in [("d_model", dModel, MPTConfiguration.maximumDModel), ("n_heads", nHeads, MPTConfiguration.maximumDModel),
+                                     ("n_layers", nLayers, MPTConfiguration.maximumLayers), ("vocab_size", vocabSize, MPTConfiguration.maximumVocabulary),
+                                     ("max_seq_len", maxSeqLen, MPTConfiguration.maximumSequence)] where !(1...limit).contains(value) {
+            throw WeightsError.invalidConfiguration(file: file, detail: "\(name) is \(value); it must be from 1 to \(limit)")
         }
         guard dModel % nHeads == 0 else {
             throw WeightsError.invalidConfiguration(file: file, detail: "d_model \(dModel) is not a multiple of n_heads \(nHeads)")
@@ -129,15 +143,20 @@ struct RawMPTConfiguration: Decodable {
         guard ratio > 0, ratio == ratio.rounded() else {
             throw WeightsError.unsupportedConfiguration(option: "expansion_ratio \(ratio)", detail: "only a positive whole expansion ratio is implemented")
         }
+        _ = try checked(ratio, "expansion_ratio", 0...Double(MPTConfiguration.maximumExpansionRatio), file: file)
+        let alibiBiasMax = try checked(attention.alibiBiasMax?.value, "attn_config.alibi_bias_max", 0...Self.maximumALiBiBiasMax, file: file)
+        let clipQKV = try checked(attention.clipQKV?.value, "attn_config.clip_qkv", 0...Double(Float.greatestFiniteMagnitude), file: file)
+        let softmaxScale = try checked(attention.softmaxScale?.value, "attn_config.softmax_scale", 0...Double(Float.greatestFiniteMagnitude), file: file)
+        let epsilon = try checked(layerNormEpsilon?.value, "layer_norm_epsilon", 0...1, file: file)
         return MPTConfiguration(
             dialect: dialect,
             dModel: dModel, nHeads: nHeads, nLayers: nLayers, vocabSize: vocabSize, maxSeqLen: maxSeqLen,
             expansionRatio: Int(ratio),
-            alibiBiasMax: Float(attention.alibiBiasMax?.value ?? 8),
-            clipQKV: attention.clipQKV.map { Float($0.value) },
-            softmaxScale: attention.softmaxScale.map { Float($0.value) },
+            alibiBiasMax: Float(alibiBiasMax ?? 8),
+            clipQKV: clipQKV.map { Float($0) },
+            softmaxScale: softmaxScale.map { Float($0) },
             logitScale: try resolvedLogitScale(file: file),
-            layerNormEpsilon: Float(layerNormEpsilon?.value ?? 1e-5),
+            layerNormEpsilon: Float(epsilon ?? 1e-5),
             tieWordEmbeddings: tieWordEmbeddings ?? true
         )
     }
@@ -155,11 +174,26 @@ struct RawMPTConfiguration: Decodable {
     private func resolvedLogitScale(file: String) throws -> Float? {
         switch logitScale {
         case nil, .null?: return nil
-        case let .number(value)?: return Float(value)
+        case let .number(value)?:
+            return Float(try checked(value, "logit_scale", 0...Double(Float.greatestFiniteMagnitude), file: file) ?? 1)
         case .string("inv_sqrt_d_model")?: return 1 / Float(dModel).squareRoot()
         case let other?:
             throw WeightsError.invalidConfiguration(file: file, detail: "logit_scale \(other) is neither a number nor \"inv_sqrt_d_model\"")
         }
+    }
+}
+
+/// A size in config.json: `128.5` or `1e30` is reported as a key that needs a whole number (the decoder's own
+/// error names no key).
+@propertyWrapper
+struct WholeNumber: Decodable {
+    var wrappedValue: Int
+
+    init(from decoder: Decoder) throws {
+        guard let value = try? decoder.singleValueContainer().decode(Int.self) else {
+            throw DecodingError.typeMismatch(Int.self, .init(codingPath: decoder.codingPath, debugDescription: "not a whole number"))
+        }
+        wrappedValue = value
     }
 }
 

@@ -64,10 +64,10 @@ struct RestrictedUnpickler {
             case 0x42: stack.append(.bytes(Array(try read(Int(try readInteger(UInt32.self)))))) // BINBYTES
             case 0x43: stack.append(.bytes(Array(try read(Int(try readByte()))))) // SHORT_BINBYTES
             case 0x29: stack.append(.tuple([])) // EMPTY_TUPLE
-            case 0x74: stack.append(try tuple(try popMark())) // TUPLE
-            case 0x85: stack.append(try tuple(try pop(1))) // TUPLE1
-            case 0x86: stack.append(try tuple(try pop(2))) // TUPLE2
-            case 0x87: stack.append(try tuple(try pop(3))) // TUPLE3
+            case 0x74: try pushTuple(try popMark()) // TUPLE
+            case 0x85: try pushTuple(try pop(1)) // TUPLE1
+            case 0x86: try pushTuple(try pop(2)) // TUPLE2
+            case 0x87: try pushTuple(try pop(3)) // TUPLE3
             case 0x5D: stack.append(.list(newList())) // EMPTY_LIST
             case 0x6C: // LIST
                 let list = newList()
@@ -80,8 +80,8 @@ struct RestrictedUnpickler {
                 let dict = newDict()
                 stack.append(.dict(dict))
                 try setItems(try popMarkBelowTop(), in: dict)
-            case 0x73: try setItems(try pop(2), in: try topDict()) // SETITEM
-            case 0x75: try setItems(try popMark(), in: try topDict()) // SETITEMS
+            case 0x73: try setItemsOfTopDict(try pop(2)) // SETITEM
+            case 0x75: try setItemsOfTopDict(try popMark()) // SETITEMS
             case 0x71: memo[Int(try readByte())] = try top() // BINPUT
             case 0x72: memo[Int(try readInteger(UInt32.self))] = try top() // LONG_BINPUT
             case 0x94: memo[memo.count] = try top() // MEMOIZE
@@ -96,7 +96,7 @@ struct RestrictedUnpickler {
                     throw invalid("STACK_GLOBAL without module and name strings")
                 }
                 stack.append(.global(try allowedGlobal(module: module, name: name)))
-            case 0x51: stack.append(.storage(try storage(fromPersistentID: try pop()))) // BINPERSID
+            case 0x51: try pushStorage(fromPersistentID: try pop()) // BINPERSID
             case 0x52: // REDUCE
                 let arguments = try pop(), callable = try pop()
                 stack.append(try call(callable, arguments))
@@ -198,14 +198,19 @@ struct RestrictedUnpickler {
 
     private mutating func pop(_ count: Int) throws -> [PickleValue] {
         guard stack.count - count >= (marks.last ?? 0) else { throw invalid("stack underflow") }
-        defer { stack.removeLast(count) }
-        return Array(stack.suffix(count))
+        return removeTop(from: stack.count - count)
     }
 
     private mutating func popMark() throws -> [PickleValue] {
         guard let mark = marks.popLast(), mark <= stack.count else { throw invalid("no MARK to pop to") }
-        defer { stack.removeSubrange(mark...) }
-        return Array(stack[mark...])
+        return removeTop(from: mark)
+    }
+
+    /// The stack's items from `start` on, removed.
+    private mutating func removeTop(from start: Int) -> [PickleValue] {
+        let items = Array(stack[start...])
+        stack.removeSubrange(start...)
+        return items
     }
 
     /// DICT pushes the new dict first, so its items sit between the mark and the top.
@@ -226,7 +231,23 @@ struct RestrictedUnpickler {
         return dict
     }
 
-    private func appendToList(_ items: [PickleValue]) throws {
+    // Values popped off the stack go to mutating helpers as arguments. Passed to a non-mutating method instead
+    // (`tuple(try pop(1))`), the pop would run while that call holds a copy of `self`, so the stack's buffer
+    // would be shared and the pop would copy the whole stack: n² steps for n nested APPENDs.
+
+    private mutating func pushTuple(_ items: [PickleValue]) throws {
+        stack.append(try tuple(items))
+    }
+
+    private mutating func setItemsOfTopDict(_ flat: [PickleValue]) throws {
+        try setItems(flat, in: try topDict())
+    }
+
+    private mutating func pushStorage(fromPersistentID id: PickleValue) throws {
+        stack.append(.storage(try storage(fromPersistentID: id)))
+    }
+
+    private mutating func appendToList(_ items: [PickleValue]) throws {
         guard case let .list(list) = try top() else { throw invalid("APPEND on something that is not a list") }
         list.items += items
     }

@@ -23,8 +23,10 @@ enum SafetensorsFile {
         } catch let error as WeightsError {
             throw error
         } catch {
-            throw WeightsError.invalidSafetensorsHeader(file: file.name, detail: "not the expected JSON (\(error))")
+            throw WeightsError.invalidSafetensorsHeader(file: file.name, detail: "not the expected JSON (\(WeightsError.describe(error)))")
         }
+
+        if let name = duplicateKey(in: header) { throw WeightsError.duplicateHeaderName(file: file.name, name: name) }
 
         let dataSize = file.bytes.count - dataStart
         var entries: [TensorEntry] = []
@@ -55,6 +57,40 @@ enum SafetensorsFile {
             throw WeightsError.misalignedTensor(file: file, tensor: name, offset: dataStart + begin)
         }
         return TensorEntry(name: name, dtype: dtype, shape: record.shape, byteRange: dataStart + begin ..< dataStart + end)
+    }
+
+    /// A key the header's top-level object holds twice, or nil. JSON decoders keep one of them without a word
+    /// (ours the first, others the last), so which tensor a name means would depend on the loader. The header
+    /// has already decoded as JSON, so strings and nesting are well formed.
+    static func duplicateKey(in header: UnsafeRawBufferPointer) -> String? {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        var depth = 0, index = 0, expectingKey = false
+        var seen = Set<String>()
+        while index < header.count {
+            switch header[index] {
+            case quote:
+                let start = index
+                index += 1
+                while index < header.count, header[index] != quote { index += header[index] == backslash ? 2 : 1 }
+                if expectingKey, depth == 1, index < header.count {
+                    let quoted = Data(header[start...index])
+                    let key = (try? JSONDecoder().decode(String.self, from: quoted)) ?? String(decoding: quoted, as: UTF8.self)
+                    if !seen.insert(key).inserted { return key }
+                }
+                expectingKey = false
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1 && header[index] == UInt8(ascii: "{")
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                expectingKey = depth == 1
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
     }
 
     private static func checkNoOverlap(_ entries: [TensorEntry], file: String) throws {

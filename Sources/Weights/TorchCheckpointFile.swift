@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads the tensor table of a torch.save zip (`pytorch_model.bin`): `<archive>/data.pkl` is a pickled state
 /// dict whose tensors point, through persistent ids, at the stored entries `<archive>/data/<key>`.
 /// Tensors become views of those entries after checks of dtype, contiguity and bounds.
@@ -9,6 +11,13 @@ enum TorchCheckpointFile {
             throw WeightsError.notAZipArchive(file: file.name, detail: "expected exactly one <archive>/data.pkl, found \(pickles.count)")
         }
         let prefix = pickleName.dropLast("data.pkl".count)
+        // torch.save records the writer's byte order since 1.10; the storages are read as little-endian.
+        if archive.entries["\(prefix)byteorder"] != nil {
+            let order = String(decoding: try archive.data("\(prefix)byteorder", in: file), as: UTF8.self)
+            guard order.trimmingCharacters(in: .whitespacesAndNewlines) == "little" else {
+                throw WeightsError.bigEndianCheckpoint(file: file.name, byteOrder: order)
+            }
+        }
         var unpickler = RestrictedUnpickler(bytes: try archive.data(pickleName, in: file), file: file.name)
         var entries: [TensorEntry] = []
         for (name, record) in try unpickler.loadStateDict() {
@@ -48,7 +57,9 @@ enum TorchCheckpointFile {
         var expected = 1
         for (size, stride) in zip(shape, strides).reversed() {
             if size != 1, stride != expected { return false }
-            expected *= size
+            let (product, overflow) = expected.multipliedReportingOverflow(by: size)
+            if overflow { return false }
+            expected = product
         }
         return true
     }

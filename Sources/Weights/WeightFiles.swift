@@ -40,10 +40,11 @@ struct WeightFiles {
             enum CodingKeys: String, CodingKey { case weightMap = "weight_map" }
         }
         let weightMap: [String: String]
+        let data = try WeightsError.contentsOfRegularFile(index)
         do {
-            weightMap = try JSONDecoder().decode(Index.self, from: Data(contentsOf: index)).weightMap
+            weightMap = try JSONDecoder().decode(Index.self, from: data).weightMap
         } catch {
-            throw WeightsError.invalidIndex(file: index.lastPathComponent, detail: "expected a JSON object with a weight_map (\(error))")
+            throw WeightsError.invalidIndex(file: index.lastPathComponent, detail: "expected a JSON object with a weight_map (\(WeightsError.describe(error)))")
         }
         var shards: [URL] = []
         for shard in Set(weightMap.values).sorted() {

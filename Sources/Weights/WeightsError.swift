@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything that can be wrong with a checkpoint folder, named so the user knows which file and what to do.
 public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
@@ -27,6 +29,56 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case misshapenTensor(name: String, expected: [Int], actual: [Int])
     case unsupportedTensor(name: String, detail: String)
     case writeFailed(path: String, reason: String)
+    case bigEndianCheckpoint(file: String, byteOrder: String)
+    case duplicateHeaderName(file: String, name: String)
+
+    /// A descriptor on the regular file `url` (see `RegularFile.openForReading`), or `cannotOpen` saying why not.
+    static func openingRegularFile(_ url: URL) throws(WeightsError) -> Int32 {
+        do { return try RegularFile.openForReading(url.path) } catch {
+            switch error {
+            case let .notRegular(_, kind): throw .cannotOpen(path: url.path, reason: "it is \(kind), not a regular file")
+            case let .cannotOpen(_, reason): throw .cannotOpen(path: url.path, reason: reason)
+            }
+        }
+    }
+
+    /// The whole regular file `url`.
+    static func contentsOfRegularFile(_ url: URL) throws(WeightsError) -> Data {
+        let handle = FileHandle(fileDescriptor: try openingRegularFile(url), closeOnDealloc: true)
+        do { return try handle.readToEnd() ?? Data() } catch {
+            throw .cannotOpen(path: url.path, reason: error.localizedDescription)
+        }
+    }
+
+    /// What a decoding error found wrong, spelled for a user reading the JSON file (not Swift's debug text).
+    static func describe(_ error: Error) -> String {
+        guard let decodingError = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            (context.codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        func kind(_ type: Any.Type) -> String {
+            switch "\(type)" {
+            case "Int", "Int64", "UInt64": "a whole number"
+            case "Double", "Float": "a number"
+            case "String": "a string"
+            case "Bool": "true or false"
+            case let name where name.hasPrefix("Array"): "a list"
+            default: "an object"
+            }
+        }
+        switch decodingError {
+        case let .keyNotFound(key, context):
+            return "the key \(path(context, key)) is missing"
+        case let .typeMismatch(type, context), let .valueNotFound(type, context):
+            return "\(path(context)) must be \(kind(type))"
+        case let .dataCorrupted(context):
+            if context.codingPath.isEmpty { return "it is not valid JSON" }
+            // The one corruption a valid file can hold: a number that does not fit, such as 128.5 for a whole number.
+            return "\(path(context)) must be a whole number in range"
+        @unknown default:
+            return "\(error)"
+        }
+    }
 
     public var description: String {
         switch self {
@@ -84,6 +136,10 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
             "unsupported tensor \(name): \(detail)"
         case let .writeFailed(path, reason):
             "cannot write \(path): \(reason)"
+        case let .bigEndianCheckpoint(file, byteOrder):
+            "\(file) was saved with byte order \(byteOrder.trimmingCharacters(in: .whitespacesAndNewlines)); only little-endian checkpoints are read: re-save it with torch.save on an x86-64 or ARM machine"
+        case let .duplicateHeaderName(file, name):
+            "\(file): the safetensors header names tensor \(name) twice (loaders disagree on which one counts); the file is corrupt: re-save it"
         }
     }
 }

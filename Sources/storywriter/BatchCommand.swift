@@ -62,7 +62,7 @@ struct BatchCommand: ParsableCommand {
                 }
                 if case .failed(let reason) = outcome.status { progress.say("[\(index + 1)/\(run.books.count)] \(book) failed: \(reason)") }
                 return outcome
-            }
+            } + run.ignored
         } catch {
             throw ContinueCommand.fail(error, progress)
         }
@@ -97,6 +97,7 @@ struct BatchCommand: ParsableCommand {
             case .alreadyDone: ("skipped", "done earlier")
             case .busy(let holder): ("busy", "locked by \(holder)")
             case .failed(let reason): ("failed", reason)
+            case .ignored(let reason): ("ignored", "\(reason): batch writes only regular files in the folder")
             }
             return [outcome.book, status, outcome.tokensIn.map(String.init) ?? "-", outcome.tokensOut.map(String.init) ?? "-",
                     outcome.seconds.map { String(format: "%.1f", $0) } ?? "-", note]
@@ -108,6 +109,7 @@ struct BatchCommand: ParsableCommand {
         let counts = Dictionary(grouping: rows, by: { $0[1] }).mapValues(\.count)
         let footer = "\(outcomes.count) book(s): \(counts["done", default: 0]) done now, \(counts["skipped", default: 0]) done earlier, "
             + "\(counts["busy", default: 0]) busy, \(counts["failed", default: 0]) failed"
+            + (counts["ignored"].map { ", \($0) ignored" } ?? "")
         return (lines + [footer]).joined(separator: "\n")
     }
 }

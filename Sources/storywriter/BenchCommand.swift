@@ -58,8 +58,17 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    /// Sixteen million tokens: far past what any run can time, and sums of the three stay far from overflowing.
+    static let maximumTokens = 1 << 24
+    /// Three float32 matrices of this side take 768 MB.
+    static let maximumGEMMSize = 8192
+
     func validate() throws {
         guard context >= 0, depth >= 0, decode >= 0 else { throw ValidationError("--context, --depth and --decode must not be negative.") }
+        guard [context, depth, decode].allSatisfy({ $0 <= Self.maximumTokens }), context + depth <= Self.maximumTokens - decode else {
+            throw ValidationError("--depth, --context and --decode together must stay within \(Self.maximumTokens) tokens.")
+        }
+        guard gemmSize <= Self.maximumGEMMSize else { throw ValidationError("--gemm-size must be at most \(Self.maximumGEMMSize) (three float32 matrices of that side).") }
         guard context > 0 || decode > 0 else { throw ValidationError("Nothing to time: give --context or --decode a positive number of tokens.") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1.") }
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be a positive number of tokens.") }

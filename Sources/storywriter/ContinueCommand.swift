@@ -55,6 +55,7 @@ struct ContinueCommand: ParsableCommand {
             try options.validate()
             let destination: ContinuationDestination = printOnly ? .printOnly : output.map { .file(URL(fileURLWithPath: $0)) } ?? .inPlace
             let plan = try ContinuationPlan(book: URL(fileURLWithPath: book), heading: after, destination: destination)
+            try states.check(book: plan.book.url)
             let story = try model.load()
             let generator = try TextGenerator(tokenizer: story.tokenizer, options: options)
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Kernels
 import Model
 
@@ -9,11 +10,16 @@ struct EngineOptions: ParsableArguments {
         valueName: "precision"))
     var weights: WeightPrecision = .stored
 
-    @Option(help: ArgumentHelp("Threads for every kernel, matrix products included (default: all cores).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads for every kernel, matrix products included (default: all cores).", valueName: "N"))
     var threads: Int?
 
+    /// More threads than this only take turns on the cores, and a typo (100000) must not exhaust the machine's processes.
+    static var maximumThreads: Int { 8 * ProcessInfo.processInfo.activeProcessorCount }
+
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        if let threads, !(1...Self.maximumThreads).contains(threads) {
+            throw ValidationError("--threads \(threads) is out of range: give 1 to \(Self.maximumThreads) (8 per core; this machine has \(ProcessInfo.processInfo.activeProcessorCount)).")
+        }
     }
 
     /// Sets the worker count from --threads (all cores otherwise).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Manuscripts
 import Tokenizer
 
 struct ImportTokenizerCommand: ParsableCommand {
@@ -25,9 +26,9 @@ struct ImportTokenizerCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: destination.path, isDirectory: &isFolder), isFolder.boolValue {
             destination.appendPathComponent("tokenizer.json")
         }
-        try json.write(to: destination, options: .atomic)
-        // Loading it back proves the file is one our tokenizer accepts before anyone relies on it.
-        _ = try BPETokenizer(contentsOf: destination)
+        // Loading it first proves it is one our tokenizer accepts: nothing is written that would be refused later.
+        _ = try BPETokenizer(json: json, path: destination.path)
+        try AtomicFile.write(Array(json), to: destination, newFileMode: 0o644)
         print(destination.path)
     }
 }

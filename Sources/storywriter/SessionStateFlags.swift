@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KVCache
 import Manuscripts
+import Model
 
 /// `--save-state`, `--from-state`, `--checkpoint-interval`: one prefill of a book serving many endings, and
 /// a long prefill that survives being interrupted.
@@ -22,7 +23,9 @@ struct SessionStateFlags: ParsableArguments {
     var checkpointInterval = PrefillCheckpoint.defaultInterval
 
     func validate() throws {
-        guard checkpointInterval >= 0 else { throw ValidationError("--checkpoint-interval needs 0 or more seconds.") }
+        guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
+            throw ValidationError("--checkpoint-interval needs a finite number of seconds, 0 or more (0 turns checkpoints off).")
+        }
         if let fromState, !FileManager.default.isReadableFile(atPath: fromState) {
             throw ValidationError("--from-state \(fromState): no such readable file.")
         }
@@ -32,6 +35,16 @@ struct SessionStateFlags: ParsableArguments {
                 throw ValidationError("--save-state \(saveState): the folder \(folder) does not exist or is not writable.")
             }
         }
+    }
+
+    /// Checks, before the model loads, that `--save-state` names neither the book nor any file that is not a state.
+    func check(book: URL) throws {
+        guard let saveState else { return }
+        let url = URL(fileURLWithPath: saveState)
+        if url.resolvingSymlinksInPath() == book.resolvingSymlinksInPath() {
+            throw ValidationError("--save-state \(saveState) is the book itself; give another file for the state.")
+        }
+        try SessionStateStore.checkReplaceable(url.resolvingSymlinksInPath())
     }
 
     /// The setup for continuing `book` with a cache as `plan` says (spilling where `kvCache` says).

@@ -74,6 +74,12 @@ struct SynthCommand: ParsableCommand {
         guard dModel > 0, heads > 0, layers > 0, vocab > 0, maxSeqLen > 0, expansionRatio > 0 else {
             throw ValidationError("--d-model, --heads, --layers, --vocab, --max-seq-len and --expansion-ratio must be positive.")
         }
+        for (name, value, limit) in [("--d-model", dModel, MPTConfiguration.maximumDModel), ("--heads", heads, MPTConfiguration.maximumDModel),
+                                     ("--layers", layers, MPTConfiguration.maximumLayers), ("--vocab", vocab, MPTConfiguration.maximumVocabulary),
+                                     ("--max-seq-len", maxSeqLen, MPTConfiguration.maximumSequence),
+                                     ("--expansion-ratio", expansionRatio, MPTConfiguration.maximumExpansionRatio)] where value > limit {
+            throw ValidationError("\(name) \(value) is past the largest this tool reads back (\(limit)).")
+        }
         guard dModel % heads == 0 else { throw ValidationError("--heads \(heads) must divide --d-model \(dModel).") }
         guard Self.dtype(dtype) != nil else { throw ValidationError("--dtype must be bf16, fp16 or fp32.") }
         if let shardSize, Self.byteCount(shardSize) == nil {

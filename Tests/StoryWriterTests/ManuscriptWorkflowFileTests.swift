@@ -87,8 +87,8 @@ import Testing
             try Data("x".utf8).write(to: folder.appendingPathComponent(name))
         }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("sub.txt"), withIntermediateDirectories: true)
-        #expect(try ManuscriptFolder.manuscripts(in: folder, matching: ManuscriptFolder.defaultPatterns) == ["a.md", "b.txt"])
-        #expect(try ManuscriptFolder.manuscripts(in: folder, matching: ["*.rtf"]) == ["c.rtf"])
+        #expect(try ManuscriptFolder.manuscripts(in: folder, matching: ManuscriptFolder.defaultPatterns).books == ["a.md", "b.txt"])
+        #expect(try ManuscriptFolder.manuscripts(in: folder, matching: ["*.rtf"]).books == ["c.rtf"])
         #expect(throws: ManuscriptWorkflowError.batchFolderMissing(path: folder.appendingPathComponent("nope").path)) {
             try ManuscriptFolder.manuscripts(in: folder.appendingPathComponent("nope"), matching: ["*"])
         }

@@ -141,6 +141,28 @@ struct PickleHostileInputTests {
         try whole.prefix(whole.count / 2).write(to: file)
         guard case .notAZipArchive? = Support.openingError(folder) else { Issue.record("expected notAZipArchive"); return }
     }
+
+    /// A 600 KB pickle of lists nested 100,000 deep took minutes: the work per byte is bounded, so it is refused
+    /// (or read) at once, as is a list appended to itself.
+    @Test("deeply nested lists are read in bounded time")
+    func deepNestingInBoundedTime() throws {
+        let depth = 100_000
+        let nested: [UInt8] = [0x80, 0x02] + [UInt8](repeating: 0x5D, count: depth) + [UInt8](repeating: 0x61, count: depth - 1) + [0x2E]
+        var memoized: [UInt8] = [0x80, 0x02, 0x5D, 0x94], marked: [UInt8] = [0x80, 0x02]
+        for _ in 0..<depth {
+            memoized += [0x68, 0x00, 0x61]
+            marked += [0x5D, 0x28]
+        }
+        memoized.append(0x2E)
+        marked += [UInt8](repeating: 0x65, count: depth) + [0x2E]
+        for (label, pickle) in [("nested", nested), ("self-appended", memoized), ("nested with marks", marked)] {
+            let folder = try Self.binFolder(pickle: pickle, label: label)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let started = ContinuousClock.now
+            #expect(throws: WeightsError.self) { try Checkpoint(folder: folder) }
+            #expect(ContinuousClock.now - started < .seconds(2), "\(label): \(ContinuousClock.now - started)")
+        }
+    }
 }
 
 private extension Array where Element == String {

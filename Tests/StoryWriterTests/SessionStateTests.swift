@@ -2,6 +2,9 @@ import Foundation
 import KVCache
 import Model
 import Testing
+import Generation
+import Tokenizer
+import Weights
 
 /// Saved states restore a session exactly, and refuse files from other models or damaged ones.
 @Suite struct SessionStateTests {
@@ -57,7 +60,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let model = original.model
         let saved = try SavedStateBytes(try Data(contentsOf: file))
-        #expect(saved.version == 3)
+        #expect(saved.version == 4)
         #expect(saved.header["lastLogits"] as? Int == model.configuration.vocabSize)
 
         var formatTwo = saved
@@ -119,6 +122,96 @@ import Testing
     }
 }
 
+/// A state's checksum: bit flips and cuts are refused, never read as another state; the prefill checkpoint's
+/// are ignored with a notice and the book read afresh.
+@Suite struct DamagedStateTests {
+    typealias Support = ManuscriptWorkflowSupport
+
+    private func saved(_ tokens: [Int], format: KVCacheFormat = .q8) throws -> (store: SessionStateStore, folder: URL, file: URL, bytes: Data) {
+        let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
+        let store = try SessionStateStore(model: model)
+        let folder = try Support.temporaryFolder()
+        let file = folder.appendingPathComponent("book.state")
+        let session = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: format))
+        try session.prefill(tokens)
+        try store.save(session, to: file)
+        return (store, folder, file, try Data(contentsOf: file))
+    }
+
+    @Test func everyFlippedBitAndEveryCutIsRefused() throws {
+        var random = SeededRandomGenerator(seed: 6)
+        let tokens = (0..<200).map { _ in Int(random.next() % 2000) }
+        let (store, folder, file, bytes) = try saved(tokens)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try store.restore(from: file).tokens == tokens)
+        var accepted: [String] = []
+        for _ in 0..<60 {
+            var flipped = bytes
+            let offset = Int(random.next() % UInt64(bytes.count)), bit = UInt8(1) << (random.next() % 8)
+            flipped[offset] ^= bit
+            try flipped.write(to: file)
+            if (try? store.restore(from: file)) != nil { accepted.append("bit \(bit) of byte \(offset)") }
+        }
+        for _ in 0..<10 {
+            try bytes.prefix(Int(random.next() % UInt64(bytes.count))).write(to: file)
+            if (try? store.restore(from: file)) != nil { accepted.append("a cut") }
+        }
+        try bytes.dropLast().write(to: file)
+        if (try? store.restore(from: file)) != nil { accepted.append("the last byte cut") }
+        #expect(accepted.isEmpty, "accepted: \(accepted) of \(bytes.count) bytes")
+
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x10
+        try flipped.write(to: file)
+        let error = #expect(throws: SessionStateError.self) { try store.restore(from: file) }
+        #expect(error.map { "\($0)".contains("damaged") && "\($0)".contains("checksum") } == true, "\(String(describing: error))")
+    }
+
+    /// Format 3, saved before the checksum, is still read.
+    @Test func aStateOfFormatThreeIsReadWithoutAChecksum() throws {
+        let (store, folder, file, bytes) = try saved(Array(repeating: 42, count: 100))
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var formatThree = try SavedStateBytes(bytes)
+        formatThree.version = 3
+        try formatThree.encoded().write(to: file)
+        #expect(try Data(contentsOf: file).count == bytes.count - 4)
+        #expect(try store.restore(from: file).tokens == Array(repeating: 42, count: 100))
+    }
+
+    /// `--from-state` with a damaged file fails with a message; a damaged prefill checkpoint is ignored with a
+    /// notice and the book is read from the start, writing what a run without it writes.
+    @Test func theCommandLineRefusesADamagedStateAndIgnoresADamagedCheckpoint() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let book = folder.appendingPathComponent("book.txt")
+        let text = String(repeating: WritesOnlyWhatIsNamedTests.text, count: 8)
+        try Data(text.utf8).write(to: book)
+        let model = try Support.tinyModel
+        let tokens = try BPETokenizer(contentsOf: URL(fileURLWithPath: model).appendingPathComponent("tokenizer.json")).encode(text)
+        let store = try SessionStateStore(model: try MPTModel(folder: URL(fileURLWithPath: model)))
+        let session = InferenceSession(model: store.model)
+        try session.prefill(Array(tokens.prefix(tokens.count / 2)))
+        let common = ["continue", book.path, "--model", model, "--print", "--max-new-tokens", "6", "--temperature", "0"]
+
+        let state = folder.appendingPathComponent("book.state")
+        try store.save(session, to: state)
+        var damaged = try Data(contentsOf: state)
+        damaged[damaged.count - 64] ^= 0x04
+        try damaged.write(to: state)
+        let fromState = try StoryWriterProcess.run(common + ["--from-state", state.path], logs: folder)
+        #expect(fromState.status == 1)
+        #expect(fromState.stderr.contains("is damaged or incomplete") && fromState.stderr.contains("checksum"), "\(fromState.stderr)")
+
+        let fresh = try StoryWriterProcess.run(common, logs: folder)
+        try #require(fresh.status == 0, "\(fresh.stderr)")
+        try damaged.write(to: URL(fileURLWithPath: book.path + ".storywriter-prefill"))
+        let resumed = try StoryWriterProcess.run(common, logs: folder)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("ignoring the prefill checkpoint"), "\(resumed.stderr)")
+        #expect(resumed.stdout == fresh.stdout)
+    }
+}
+
 /// A saved state cut into its parts, to write variants of it: older formats, hostile headers.
 struct SavedStateBytes {
     var version: UInt64
@@ -144,13 +237,18 @@ struct SavedStateBytes {
         let restStart = logitsStart + 4 * logitCount
         tokens = Data(bytes[tokensStart..<logitsStart])
         logits = Data(bytes[logitsStart..<restStart])
-        rest = Data(bytes[restStart...])
+        // From format 4 the file ends in its CRC-32, which `encoded()` computes afresh.
+        rest = Data(bytes[restStart..<(bytes.count - (version >= 4 ? 4 : 0))])
     }
 
     func encoded() throws -> Data {
         let headerBytes = try JSONSerialization.data(withJSONObject: header, options: .sortedKeys)
         var out = Data("SWSTATE\n".utf8)
         for value in [version, UInt64(headerBytes.count)] { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
-        return out + headerBytes + tokens + logits + rest
+        out += headerBytes + tokens + logits + rest
+        guard version >= 4 else { return out }
+        var checksum = CRC32()
+        out.withUnsafeBytes { checksum.update($0) }
+        return out + withUnsafeBytes(of: checksum.value.littleEndian) { Data($0) }
     }
 }

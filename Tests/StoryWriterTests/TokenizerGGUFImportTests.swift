@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Weights
 import Tokenizer
 
 /// A GGUF vocabulary written byte by byte as llama.cpp lays it out, imported, and used to tokenize.
@@ -49,6 +50,19 @@ import Tokenizer
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("vocab-\(UUID().uuidString).gguf")
         try Data(bytes).write(to: url)
         return url
+    }
+
+    /// A FIFO given as the output is refused, never renamed over (as `/dev/null` was).
+    @Test func importRefusesAFIFOAsItsOutput() throws {
+        let gguf = try write(vocabulary())
+        defer { try? FileManager.default.removeItem(at: gguf) }
+        let fifo = gguf.deletingPathExtension().appendingPathExtension("pipe")
+        try #require(mkfifo(fifo.path, 0o644) == 0)
+        defer { try? FileManager.default.removeItem(at: fifo) }
+        let run = try StoryWriterProcess.run(["import-tokenizer", gguf.path, fifo.path])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("named pipe (FIFO), not a regular file"), "\(run.stderr)")
+        #expect(FileKind.of(fifo.path, followingLinks: false) == .fifo)
     }
 
     @Test func importedVocabularyTokenizesWithMergesAndAddedTokens() throws {

@@ -82,4 +82,42 @@ struct WeightsConfigurationTests {
         let indivisible = #expect(throws: WeightsError.self) { try Self.configuration { json, _ in json["n_heads"] = 3 } }
         #expect(indivisible?.description.contains("multiple of n_heads") == true)
     }
+
+    /// Values a script or a typo can produce are refused with the key and the range, never trapped on (a product
+    /// overflowing) and never allocated for (n_layers 2^62 grew memory without end).
+    @Test("numbers out of range are refused by name")
+    func outOfRange() throws {
+        let cases: [(String, (inout [String: Any], inout [String: Any]) -> Void)] = [
+            ("d_model", { json, _ in json["d_model"] = 1 << 62 }),
+            ("n_layers", { json, _ in json["n_layers"] = 4_611_686_018_427_387_904 }),
+            ("n_layers", { json, _ in json["n_layers"] = 10_000_000 }),
+            ("vocab_size", { json, _ in json["vocab_size"] = 1 << 40 }),
+            ("expansion_ratio", { json, _ in json["expansion_ratio"] = 1 << 62 }),
+            ("alibi_bias_max", { _, attention in attention["alibi_bias_max"] = 1e308 }),
+            ("alibi_bias_max", { _, attention in attention["alibi_bias_max"] = -8 }),
+            ("clip_qkv", { _, attention in attention["clip_qkv"] = -6 }),
+            ("softmax_scale", { _, attention in attention["softmax_scale"] = 0 }),
+            ("layer_norm_epsilon", { json, _ in json["layer_norm_epsilon"] = -1e-5 }),
+            ("logit_scale", { json, _ in json["logit_scale"] = 1e300 }),
+        ]
+        for (key, edit) in cases {
+            let error = #expect(throws: WeightsError.self) { try Self.configuration(edit) }
+            #expect(error?.description.contains(key) == true, "\(key): \(String(describing: error))")
+        }
+    }
+
+    @Test("wrong types name the key and the type, not Swift's decoding text")
+    func wrongTypes() throws {
+        let url = try Fixtures.require(Fixtures.model("tiny-storywriter").appendingPathComponent("config.json"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        for (key, value, expected) in [("attn_config", "str" as Any, "attn_config must be an object"), ("d_model", 128.5, "d_model must be a whole number")] {
+            var edited = json
+            edited[key] = value
+            let error = #expect(throws: WeightsError.self) { try MPTConfiguration(json: JSONSerialization.data(withJSONObject: edited)) }
+            let text = error?.description ?? ""
+            #expect(text.contains(expected) && !text.contains("debugDescription") && !text.contains("Parsed JSON") && !text.contains("valid JSON"), "\(text)")
+        }
+        let broken = #expect(throws: WeightsError.self) { try MPTConfiguration(json: Data("{\"d_model\": ".utf8)) }
+        #expect(broken?.description.contains("not valid JSON") == true)
+    }
 }
