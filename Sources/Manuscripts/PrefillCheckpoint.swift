@@ -50,7 +50,7 @@ public struct PrefillCheckpoint: Sendable {
 /// once the whole prompt is read to `finalState` (`--save-state`). Decoding is the session's own.
 public final class CheckpointingSession: LanguageModelSession {
     public let session: InferenceSession
-    private let store: SessionStateStore?
+    let store: SessionStateStore?
     private let checkpoint: PrefillCheckpoint?
     private let finalState: URL?
     private let notice: (String) -> Void
