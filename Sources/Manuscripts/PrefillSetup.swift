@@ -26,7 +26,8 @@ public struct PrefillSetup: Sendable {
     }
 
     /// A session for `model` ready to read `tokens`, and how many of them it already holds (the caller feeds the rest).
-    public func prepare(model: MPTModel, tokens: [Int], notice: @escaping (String) -> Void) throws -> (session: CheckpointingSession, held: Int) {
+    /// `opening` is the text's beginning, which the store lists its readings by.
+    public func prepare(model: MPTModel, tokens: [Int], opening: String, notice: @escaping (String) -> Void) throws -> (session: CheckpointingSession, held: Int) {
         let plan = cachePlan ?? KVCachePlan(format: .float32, memoryBudget: nil, reason: "default")
         func spill() -> KVSpill? { plan.memoryBudget.map { KVSpill(budgetBytes: $0, directory: spillDirectory) } }
         let needsStore = fromState != nil || saveState != nil || checkpoint != nil || readingStore != nil
@@ -52,8 +53,18 @@ public struct PrefillSetup: Sendable {
             notice(plan.summary)
             ready = try InferenceSession(model: model, cache: plan.makeCache(layout: model.cacheLayout(), spillDirectory: spillDirectory))
         }
-        let wrapped = CheckpointingSession(
-            session: ready, store: store, checkpoint: checkpoint, finalState: saveState, notice: notice)
+        // With a store, a reading in progress is kept there: one way readings persist, found again by content.
+        var saving: PrefillSaving?
+        if let store, let checkpoint {
+            saving = PrefillSaving(interval: checkpoint.interval) { session in
+                if let readingStore {
+                    readingStore.keep(session, states: store, opening: opening, notice: notice)
+                } else {
+                    try store.save(session, to: checkpoint.url, followingLinks: false)
+                }
+            }
+        }
+        let wrapped = CheckpointingSession(session: ready, store: store, checkpoint: saving, finalState: saveState, notice: notice)
         return (wrapped, ready.position)
     }
 

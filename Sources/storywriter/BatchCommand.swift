@@ -74,7 +74,7 @@ struct BatchCommand: ParsableCommand {
         let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
         let cachePlan = try kvCache.plan(for: story.model, tokens: window.tokens.count + generator.options.maxNewTokens)
         let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder, readingStore: try store.store())
-        var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens) { progress.say("\(label): \($0)") }
+        var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, opening: plan.prompt) { progress.say("\(label): \($0)") }
         var pieces = 0
         let written = try story.write(
             window, in: &session, generator: generator, chunkSize: reading.chunkSize, notice: { progress.say("\(label): \($0)") },

@@ -66,7 +66,7 @@ struct ContinueCommand: ParsableCommand {
             let cachePlan = try kvCache.plan(for: story.model, tokens: window.tokens.count + options.maxNewTokens)
             var setup = states.setup(book: plan.book.url, kvCache: kvCache, plan: cachePlan)
             setup.readingStore = try store.store()
-            var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, notice: progress.say)
+            var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, opening: plan.prompt, notice: progress.say)
             var progressLine = ""
             var lastPiece = ""
             let written = try story.write(

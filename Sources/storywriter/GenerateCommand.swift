@@ -62,7 +62,7 @@ struct GenerateCommand: ParsableCommand {
             let wordsPerToken = words > 0 ? Double(words) / Double(promptIDs.count) : 0.67
             let cachePlan = try kvCache.plan(for: story.model, tokens: promptIDs.count + options.maxNewTokens)
             let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder, readingStore: try store.store())
-            var (session, held) = try setup.prepare(model: story.model, tokens: promptIDs, notice: progress.say)
+            var (session, held) = try setup.prepare(model: story.model, tokens: promptIDs, opening: text, notice: progress.say)
             var progressLine = ""
             var wroteText = false
             let result = try generator.generate(

@@ -67,6 +67,36 @@ import Testing
         #expect(try Support.bytes(folder.appendingPathComponent("stored.txt")) == Support.bytes(folder.appendingPathComponent("fresh.txt")))
     }
 
+    /// The resumable prefill keeps its checkpoints in the store: a run killed while reading is resumed by the next.
+    @Test func aKilledReadingResumesFromTheStore() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let book = try Support.copyBooks(["gatsby.txt"], to: folder)[0]
+        let store = folder.appendingPathComponent("store")
+        let common = ["continue", book.path, "--model", try Support.tinyModel, "--after", "Epilogue", "--print",
+                      "--max-new-tokens", "12", "--temperature", "0"]
+        let started = ContinuousClock.now
+        let killed = try StoryWriterProcess.start(common + ["--checkpoint-interval", "1", "--state-dir", store.path], logs: folder)
+        // Listed in the index, not only renamed into place (a kill between the two leaves an unlisted file).
+        func listed() -> Bool { (try? String(contentsOf: store.appendingPathComponent("index.json"), encoding: .utf8))?.contains("reading-") == true }
+        while !listed() && killed.process.isRunning && ContinuousClock.now - started < .seconds(600) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(killed.process.processIdentifier, SIGKILL)
+        killed.process.waitUntilExit()
+        for file in [killed.stdout, killed.stderr, killed.stateDir] { try? FileManager.default.removeItem(at: file) }
+        #expect(killed.process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
+        #expect(!FileManager.default.fileExists(atPath: book.path + ".storywriter-prefill"))
+
+        let resumed = try StoryWriterProcess.run(common + ["--checkpoint-interval", "0", "--state-dir", store.path], logs: folder)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let reuse = try #require(Self.reuse(in: resumed.stderr), "\(resumed.stderr)")
+        #expect(reuse.kept > 0 && reuse.read > 0)
+        #expect(Self.entries(in: store).count == 1, "the finished reading replaces the checkpoint it extends")
+        let fresh = try StoryWriterProcess.run(common + ["--checkpoint-interval", "0", "--no-state"], logs: folder)
+        #expect(resumed.stdout == fresh.stdout)
+    }
+
     @Test func anEditInTheMiddleIsReadFromTheEditOnAndWritesWhatAFreshReadingWrites() throws {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
