@@ -37,7 +37,7 @@ public struct PrefillProgress: Sendable, Equatable {
         return line
     }
 
-    static func grouped(_ n: Int) -> String {
+    public static func grouped(_ n: Int) -> String {
         let digits = String(n.magnitude)
         var groups: [Substring] = []
         var end = digits.endIndex

@@ -5,8 +5,9 @@ import Model
 import Weights
 
 /// The resumable reading of a long book: while the prompt is prefilled, the session's state is saved every
-/// `interval` seconds to a checkpoint beside the book (`BOOK.storywriter-prefill`); when the same command runs
-/// again after a crash or kill, it resumes from there. The file goes once the continuation is written.
+/// `interval` seconds, into the reading store when there is one (a restarted run finds it there like any other
+/// reading), else (`--no-state`) to a checkpoint beside the book (`BOOK.storywriter-prefill`); when the same
+/// command runs again after a crash or kill, it resumes from there. The file goes once the continuation is written.
 public struct PrefillCheckpoint: Sendable {
     public let url: URL
     public let interval: Double
@@ -46,17 +47,23 @@ public struct PrefillCheckpoint: Sendable {
     }
 }
 
-/// A session that saves its state while prefilling: every `checkpoint.interval` seconds to the checkpoint, and
-/// once the whole prompt is read to `finalState` (`--save-state`). Decoding is the session's own.
+/// Where a reading in progress goes every `interval` seconds: the reading store or the checkpoint file.
+public struct PrefillSaving {
+    public let interval: Double
+    public let save: (InferenceSession) throws -> Void
+}
+
+/// A session that saves its state while prefilling: every `checkpoint.interval` seconds, and once the whole
+/// prompt is read to `finalState` (`--save-state`). Decoding is the session's own.
 public final class CheckpointingSession: LanguageModelSession {
     public let session: InferenceSession
-    private let store: SessionStateStore?
-    private let checkpoint: PrefillCheckpoint?
+    let store: SessionStateStore?
+    private let checkpoint: PrefillSaving?
     private let finalState: URL?
     private let notice: (String) -> Void
 
     /// `store` saves the states; without one, the session only reads.
-    public init(session: InferenceSession, store: SessionStateStore?, checkpoint: PrefillCheckpoint?, finalState: URL?, notice: @escaping (String) -> Void) {
+    public init(session: InferenceSession, store: SessionStateStore?, checkpoint: PrefillSaving?, finalState: URL?, notice: @escaping (String) -> Void) {
         self.session = session
         self.store = store
         self.checkpoint = checkpoint
@@ -78,7 +85,7 @@ public final class CheckpointingSession: LanguageModelSession {
                     do { try store.save(session, to: finalState) } catch { finalStateError = error }
                 } else if checkpointing, let checkpoint, (ContinuousClock.now - lastSave) >= .seconds(checkpoint.interval) {
                     do {
-                        try store.save(session, to: checkpoint.url, followingLinks: false)
+                        try checkpoint.save(session)
                     } catch {
                         notice("prefill checkpoints stopped: \(error)")
                         checkpointing = false

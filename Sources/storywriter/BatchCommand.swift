@@ -38,6 +38,8 @@ struct BatchCommand: ParsableCommand {
 
     @OptionGroup var kvCache: KVCacheFlags
 
+    @OptionGroup var store: ReadingStoreFlags
+
     func validate() throws {
         try reading.validate()
         if let shard {
@@ -74,8 +76,8 @@ struct BatchCommand: ParsableCommand {
         let window = try story.window(prompt: plan.prompt, bookLength: plan.bookLength, maxContext: reading.maxContext) { progress.say("\(label): \($0)") }
         let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
         let cachePlan = try kvCache.plan(for: story.model, tokens: window.tokens.count + generator.options.maxNewTokens)
-        let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder)
-        var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens) { progress.say("\(label): \($0)") }
+        let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder, readingStore: try store.store())
+        var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, opening: plan.prompt) { progress.say("\(label): \($0)") }
         var pieces = 0
         let written = try story.write(
             window, in: &session, generator: generator, chunkSize: reading.chunkSize, notice: { progress.say("\(label): \($0)") },
@@ -85,6 +87,7 @@ struct BatchCommand: ParsableCommand {
                 progress.update("\(label): writing, about \(pieces) of up to \(generator.options.maxNewTokens) tokens")
             })
         progress.finish("\(label): \(written.generation.summary)")
+        setup.keep(session, opening: plan.prompt) { progress.say("\(label): \($0)") }
         return written
     }
 

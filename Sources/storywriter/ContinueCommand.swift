@@ -36,6 +36,8 @@ struct ContinueCommand: ParsableCommand {
 
     @OptionGroup var states: SessionStateFlags
 
+    @OptionGroup var store: ReadingStoreFlags
+
     @Option(help: ArgumentHelp("Write the whole extended book to this file instead (atomically); the book is left untouched.", valueName: "file"))
     var output: String?
 
@@ -62,8 +64,9 @@ struct ContinueCommand: ParsableCommand {
             let window = try story.window(prompt: plan.prompt, bookLength: plan.bookLength, maxContext: reading.maxContext, notice: progress.say)
             let wordsPerToken = Double(plan.book.manuscript.wordCount) / Double(max(1, window.fullTokenCount))
             let cachePlan = try kvCache.plan(for: story.model, tokens: window.tokens.count + options.maxNewTokens)
-            let setup = states.setup(book: plan.book.url, kvCache: kvCache, plan: cachePlan)
-            var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, notice: progress.say)
+            var setup = states.setup(book: plan.book.url, kvCache: kvCache, plan: cachePlan)
+            setup.readingStore = try store.store()
+            var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, opening: plan.prompt, notice: progress.say)
             var progressLine = ""
             var lastPiece = ""
             let written = try story.write(
@@ -79,6 +82,7 @@ struct ContinueCommand: ParsableCommand {
                 })
             if !lastPiece.isEmpty && !lastPiece.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
             let saved = try plan.save(continuation: written.generation.text)
+            setup.keep(session, opening: plan.prompt, notice: progress.say)
             setup.checkpoint?.remove()
             progress.say(session.session.cache.summary)
             progress.say(written.generation.summary)

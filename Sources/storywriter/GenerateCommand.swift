@@ -36,6 +36,8 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var kvCache: KVCacheFlags
 
+    @OptionGroup var store: ReadingStoreFlags
+
     @Option(name: .customLong("chunk-size"), help: "Prompt tokens per prefill chunk.")
     var chunkSize = InferenceSession.defaultChunkSize
 
@@ -58,13 +60,16 @@ struct GenerateCommand: ParsableCommand {
 
             let words = text.split(whereSeparator: \.isWhitespace).count
             let wordsPerToken = words > 0 ? Double(words) / Double(promptIDs.count) : 0.67
-            var session = try InferenceSession(
-                model: story.model, cache: kvCache.makeCache(for: story.model, tokens: promptIDs.count + options.maxNewTokens, say: progress.say))
+            let cachePlan = try kvCache.plan(for: story.model, tokens: promptIDs.count + options.maxNewTokens)
+            let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder, readingStore: try store.store())
+            var (session, held) = try setup.prepare(model: story.model, tokens: promptIDs, opening: text, notice: progress.say)
             let result = try StreamedGeneration.run(
-                generator, continuing: promptIDs, in: &session, chunkSize: chunkSize, wordsPerToken: wordsPerToken, progress: progress)
+                generator, continuing: Array(promptIDs[held...]), in: &session, chunkSize: chunkSize,
+                wordsPerToken: wordsPerToken, progress: progress)
             // A terminal prompt should start on its own line; a pipe gets the continuation byte for byte.
             if isatty(STDOUT_FILENO) == 1 && !result.text.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
             progress.say(result.summary)
+            setup.keep(session, opening: text, notice: progress.say)
         } catch {
             progress.say("error: \(error)")
             throw ExitCode.failure

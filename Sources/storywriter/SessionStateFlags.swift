@@ -18,7 +18,7 @@ struct SessionStateFlags: ParsableArguments {
     var fromState: String?
 
     @Option(name: .customLong("checkpoint-interval"), help: ArgumentHelp(
-        "While reading, save a checkpoint beside the book (BOOK.storywriter-prefill) every this many seconds; rerunning the command after a crash resumes from it. 0 turns checkpoints off.",
+        "While reading, keep the reading so far in the store (with --no-state: in a checkpoint beside the book, BOOK.storywriter-prefill) every this many seconds; rerunning the command after a crash resumes from it. 0 turns checkpoints off.",
         valueName: "seconds"))
     var checkpointInterval = PrefillCheckpoint.defaultInterval
 

@@ -11,7 +11,7 @@ struct StoryWriterCommand: AsyncParsableCommand {
         abstract: "Run MPT-7B-StoryWriter (and any MPT checkpoint) on the CPU: read a whole book and write what comes next.",
         discussion: "Exit status: 0 on success, 1 when the work failed (a book is then unchanged), 64 for a usage error (an unknown command or a bad option).",
         version: version,
-        subcommands: [TokenizeCommand.self, InspectCommand.self, SynthCommand.self, GenerateCommand.self, InstructCommand.self, ChatCommand.self, ContinueCommand.self, BatchCommand.self, PerplexityCommand.self, BenchCommand.self, ImportTokenizerCommand.self, ServeCommand.self]
+        subcommands: [TokenizeCommand.self, InspectCommand.self, SynthCommand.self, GenerateCommand.self, InstructCommand.self, ChatCommand.self, ContinueCommand.self, BatchCommand.self, PerplexityCommand.self, StatesCommand.self, BenchCommand.self, ImportTokenizerCommand.self, ServeCommand.self]
     )
 
     /// As ArgumentParser's own entry point, with two differences: an unknown command is named as such (with the

@@ -15,12 +15,15 @@ enum StoryWriterProcess {
         let process: Process
         let stdout: URL
         let stderr: URL
+        let stateDir: URL
         let startedAt: ContinuousClock.Instant
     }
 
     /// Starts `storywriter arguments` with stdout and stderr in files under `logs`; with `shellSetup`, through
     /// /bin/sh, which runs it first (e.g. to set a resource limit). `STORYWRITER_MODEL` is cleared so the
-    /// caller's environment cannot choose a model for the test.
+    /// caller's environment cannot choose a model for the test, and `STORYWRITER_STATE_DIR` names a fresh reading
+    /// store under `logs` (removed by `finish`), so a run never reads or fills the user's store; a test of the
+    /// store passes its own --state-dir.
     /// `input` becomes its standard input (read from a file under `logs`); without it, it inherits the test's.
     static func start(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil,
                       input: String? = nil) throws -> Started {
@@ -34,8 +37,10 @@ enum StoryWriterProcess {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["STORYWRITER_MODEL"] = nil
-        process.environment = environment
         let id = "storywriter-run-\(UUID().uuidString)"
+        let stateDir = logs.appendingPathComponent("\(id).store")
+        environment["STORYWRITER_STATE_DIR"] = stateDir.path
+        process.environment = environment
         let out = logs.appendingPathComponent("\(id).out"), err = logs.appendingPathComponent("\(id).err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
@@ -50,7 +55,7 @@ enum StoryWriterProcess {
         }
         let startedAt = ContinuousClock.now
         try process.run()
-        return Started(process: process, stdout: out, stderr: err, startedAt: startedAt)
+        return Started(process: process, stdout: out, stderr: err, stateDir: stateDir, startedAt: startedAt)
     }
 
     /// Waits for a started run and collects its output; a crash (a signal, not an exit) is a test failure.
@@ -61,6 +66,7 @@ enum StoryWriterProcess {
         defer {
             try? FileManager.default.removeItem(at: started.stdout)
             try? FileManager.default.removeItem(at: started.stderr)
+            try? FileManager.default.removeItem(at: started.stateDir)
         }
         return Run(status: started.process.terminationStatus, stdout: try String(contentsOf: started.stdout, encoding: .utf8),
                    stderr: try String(contentsOf: started.stderr, encoding: .utf8), seconds: seconds)
