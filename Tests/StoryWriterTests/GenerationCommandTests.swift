@@ -39,6 +39,21 @@ import Tokenizer
         #expect(first.stderr.contains("seed 99"))
     }
 
+    /// A CLI that ignored `--seed` or `--temperature` fails here: another seed, or another temperature with the
+    /// same seed, draws other tokens; a temperature near 0 sharpens sampling into the greedy reference continuation.
+    @Test func seedAndTemperatureReachTheSampler() throws {
+        let (prompt, greedyIDs, tokenizer) = try shortCase()
+        func sample(seed: Int, temperature: String) throws -> String {
+            let run = try generate(["--prompt", prompt, "--seed", "\(seed)", "--temperature", temperature, "--max-new-tokens", "16"])
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.stdout
+        }
+        let hot = try sample(seed: 99, temperature: "1.5")
+        #expect(try sample(seed: 100, temperature: "1.5") != hot)
+        #expect(try sample(seed: 99, temperature: "0.9") != hot)
+        #expect(try sample(seed: 99, temperature: "0.001") == tokenizer.decode(greedyIDs))
+    }
+
     @Test(arguments: [
         (["--prompt", ""], "empty"),
         (["--prompt", "Once", "--max-new-tokens", "0"], "--max-new-tokens"),

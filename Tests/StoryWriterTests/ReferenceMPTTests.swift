@@ -1,0 +1,134 @@
+import Foundation
+import KVCache
+import Model
+import Testing
+
+/// The engine against `ReferenceMPT`, the float64 forward pass in the tests: logits at several positions (the
+/// golden files hold only the last), chunking on the 3,000-token case, and each compressed KV cache against the
+/// reference with that cache's codec applied.
+@Suite struct ReferenceMPTTests {
+    /// tiny-storywriter's `long` case through the reference, once per test run (it costs a few seconds); its
+    /// first `quantizedLength` tokens with each compressed cache's codec applied to the keys and values.
+    enum LongCase {
+        static let tokens = Result { try #require(try GoldenFile.load("tiny-storywriter").cases.first { $0.name == "long" }).inputIDs }
+        static let model = Result { try ReferenceMPT(folder: Fixtures.require(Fixtures.model("tiny-storywriter"))) }
+        static let plain = Result { try model.get().finalHidden(tokens.get()) }
+        /// Nine cache blocks and three chunks: enough for every codec path, a fifth of the whole case's cost.
+        static let quantizedLength = 1_200
+        static let float16 = Result { try quantized(applying: .float16) }
+        static let q8 = Result { try quantized(applying: .q8) }
+        static let q4 = Result { try quantized(applying: .q4) }
+
+        static func quantized(_ format: KVCacheFormat) throws -> [[Double]] {
+            switch format {
+            case .float32: Array(try plain.get().prefix(quantizedLength))
+            case .float16: try float16.get()
+            case .q8: try q8.get()
+            case .q4: try q4.get()
+            }
+        }
+
+        private static func quantized(applying format: KVCacheFormat) throws -> [[Double]] {
+            let reference = try model.get()
+            var codecFailure: Error?
+            let hidden = try reference.finalHidden(Array(tokens.get().prefix(quantizedLength))) { keys, values in
+                do {
+                    try format.roundTrip(keys: &keys, values: &values, heads: reference.configuration.nHeads, headDim: reference.configuration.headDim)
+                } catch { codecFailure = error }
+            }
+            if let codecFailure { throw codecFailure }
+            return hidden
+        }
+    }
+
+    static let goldenModels = ["tiny-storywriter", "tiny-mpt-sharded", "tiny-mpt-fp16"]
+
+    /// The reference earns its place: it reproduces every short and medium golden case's last logits to the
+    /// float32 PyTorch reference's own rounding, and its greedy first token.
+    @Test(arguments: goldenModels)
+    func theReferenceReproducesTheGoldenLogits(model: String) throws {
+        let golden = try GoldenFile.load(model)
+        let reference = try ReferenceMPT(folder: Fixtures.require(Fixtures.model(model)))
+        for goldenCase in golden.cases where goldenCase.inputIDs.count <= 600 {
+            let logits = reference.logits(reference.finalHidden(goldenCase.inputIDs).last!)
+            let error = LogitError(try golden.lastLogits(of: goldenCase), reference: logits)
+            // Measured: relative L2 1e-6 to 5e-6, the float32 golden's own rounding (as for ../shared's NumPy reference).
+            #expect(error.relativeL2 < 1e-5, "\(model) \(goldenCase.name): relative L2 \(error.relativeL2), max abs \(error.maxAbsolute)")
+            #expect(logits.indices.max { logits[$0] < logits[$1] } == goldenCase.greedyIDs.first)
+        }
+    }
+
+    /// Every position's logits, not only the last: a subtle change (LayerNorm's epsilon, GELU's tanh form)
+    /// moves some positions far more than the last one.
+    @Test(arguments: goldenModels)
+    func logitsAtEveryPositionMatchTheReference(model: String) throws {
+        let golden = try GoldenFile.load(model)
+        let medium = try #require(golden.cases.first { $0.name == "medium" })
+        let reference = try ReferenceMPT(folder: Fixtures.require(Fixtures.model(model)))
+        let hidden = reference.finalHidden(medium.inputIDs)
+        let session = InferenceSession(model: try MPTModel(folder: Fixtures.model(model)))
+        var worst = (position: -1, relativeL2: 0.0), compared = 0
+        try session.prefill(medium.inputIDs, chunkSize: 100, logits: { chunk in
+            let expected = reference.logits(of: Array(hidden[chunk.firstIndex..<(chunk.firstIndex + chunk.rows)]))
+            for row in 0..<chunk.rows {
+                let error = LogitError(chunk.row(row), reference: Array(expected[(row * chunk.vocabularySize)..<((row + 1) * chunk.vocabularySize)]))
+                if error.relativeL2 > worst.relativeL2 { worst = (chunk.firstIndex + row, error.relativeL2) }
+                compared += 1
+            }
+        })
+        #expect(compared == medium.inputIDs.count)
+        // Measured: at most ~1e-5 at any position (typically ~1e-6).
+        #expect(worst.relativeL2 < 2.5e-5, "\(model): relative L2 \(worst.relativeL2) at position \(worst.position)")
+    }
+
+    /// The 3,000-token case (past max_seq_len) read in chunks of very different sizes: every chunking gives the
+    /// reference's logits at positions on both sides of chunk and cache-block edges.
+    @Test(arguments: [1, 7, 64, 512, 3_000])
+    func theLongCaseDoesNotDependOnTheChunkSize(chunkSize: Int) throws {
+        let tokens = try LongCase.tokens.get()
+        let reference = try LongCase.model.get(), hidden = try LongCase.plain.get()
+        let positions = [0, 511, 512, 1_000, 2_047, 2_048, 2_999]
+        let logits = try Self.logits(of: tokens, at: positions, in: InferenceSession(model: MPTModel(folder: Fixtures.model("tiny-storywriter"))), chunkSize: chunkSize)
+        for position in positions {
+            let error = LogitError(try #require(logits[position]), reference: reference.logits(hidden[position]))
+            // Measured: 2e-7 to 8e-6, every chunk size alike.
+            #expect(error.relativeL2 < 2.5e-5, "chunk size \(chunkSize), position \(position): relative L2 \(error.relativeL2)")
+        }
+    }
+
+    /// Each compressed cache against the reference with the same codec applied (the engine's own encode and
+    /// decode, float64 everywhere else): the engine must sit far closer to that than the codec's own distance
+    /// from the plain reference, so attention reads exactly what the codec stores. (The codec's own loss is
+    /// bounded in `KVCompressionTests`.)
+    @Test(arguments: [KVCacheFormat.float16, .q8, .q4])
+    func compressedCachesMatchTheQuantizationAwareReference(format: KVCacheFormat) throws {
+        let tokens = Array(try LongCase.tokens.get().prefix(LongCase.quantizedLength))
+        let reference = try LongCase.model.get()
+        let plain = try LongCase.quantized(.float32), quantized = try LongCase.quantized(format)
+        let model = try MPTModel(folder: Fixtures.model("tiny-storywriter"))
+        let session = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: format))
+        let positions = [700, 1_000, 1_199]
+        let logits = try Self.logits(of: tokens, at: positions, in: session)
+        for position in positions {
+            let expected = reference.logits(quantized[position])
+            let codecDistance = LogitError(expected.map { Float($0) }, reference: reference.logits(plain[position])).relativeL2
+            let error = LogitError(try #require(logits[position]), reference: expected).relativeL2
+            // Measured: the codec moves the logits by f16 6e-4 to 7e-4, q8 7e-3 to 2.6e-2, q4 0.1 to 0.2 relative L2; the
+            // engine sits 1e-6 of that from the q4 reference and 1e-4 to 3e-5 from the q8 one. f16 sits 7e-4 to 0.11 of it:
+            // a key computed in float32 and in float64 can round to different halves when it lies within float32
+            // rounding of a half-step boundary, and f16's steps are fine enough for that to happen often.
+            let bound = format == .float16 ? 0.3 : 1e-3
+            #expect(error < bound * codecDistance, "\(format) position \(position): \(error) from the quantization-aware reference, whose codec moves the logits by \(codecDistance)")
+        }
+    }
+
+    /// The logits of `tokens` at `positions`, read through the prefill's logits callback.
+    static func logits(of tokens: [Int], at positions: [Int], in session: InferenceSession,
+                       chunkSize: Int = InferenceSession.defaultChunkSize) throws -> [Int: [Float]] {
+        var logits: [Int: [Float]] = [:]
+        try session.prefill(tokens, chunkSize: chunkSize, logits: { chunk in
+            for row in 0..<chunk.rows where positions.contains(chunk.firstIndex + row) { logits[chunk.firstIndex + row] = Array(chunk.row(row)) }
+        })
+        return logits
+    }
+}
