@@ -51,7 +51,10 @@ public struct ContinuationPlan: Sendable {
         case .inPlace: target = book.url
         }
         let extended = try layout.extendedBook(book.bytes, continuation: continuation)
-        if target.resolvingSymlinksInPath() == book.url, !book.isUnchangedOnDisk() {
+        let writesTheBook = target.resolvingSymlinksInPath() == book.url
+        let lock = writesTheBook ? BookLock.acquireWaiting(onBook: book.url) : nil
+        defer { withExtendedLifetime(lock) {} }
+        if writesTheBook, !book.isUnchangedOnDisk() {
             let aside = URL(fileURLWithPath: book.url.path + ".continuation")
             try AtomicFile.write(try layout.appendedBytes(continuation: continuation), to: aside)
             throw .bookChanged(path: book.url.path, continuationSavedTo: aside.path)

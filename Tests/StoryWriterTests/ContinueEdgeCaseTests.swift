@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Manuscripts
 import Model
 import Testing
@@ -38,6 +39,31 @@ import Tokenizer
         let aside = URL(fileURLWithPath: book.path + ".continuation")
         #expect(try Support.bytes(aside) == Array("\r\nCoda\r\n\r\nThe new section.\r\n".utf8))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["story.txt", "story.txt.continuation"])
+    }
+
+    /// Two plans of one book saving at the same moment (two runs that read it before either wrote): one writes its
+    /// section, the other finds the book changed and saves its section beside it; none is lost.
+    @Test func twoSavesAtOnceNeverLoseASection() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let book = try smallBook(in: folder)
+        let original = try Support.bytes(book)
+        let aside = URL(fileURLWithPath: book.path + ".continuation")
+        for _ in 0..<20 {
+            try Data(original).write(to: book)
+            try? FileManager.default.removeItem(at: aside)
+            let plans = try ["First", "Second"].map { try ContinuationPlan(book: book, heading: $0, destination: .inPlace) }
+            let saved = Mutex([Bool](repeating: false, count: 2))
+            DispatchQueue.concurrentPerform(iterations: 2) { index in
+                let wrote = (try? plans[index].save(continuation: "Section \(index).\n")) != nil
+                saved.withLock { $0[index] = wrote }
+            }
+            let outcome = saved.withLock { $0 }
+            #expect(outcome.filter { $0 }.count == 1, "both saves wrote the book: one section is lost")
+            let now = try Support.bytes(book)
+            #expect(now.starts(with: original) && now.count > original.count)
+            #expect(FileManager.default.fileExists(atPath: aside.path))
+        }
     }
 
     /// Two runs, one after the other: the second reads the first's section and adds its own after it. Two at once:
@@ -163,13 +189,7 @@ import Tokenizer
         #expect(q8.status == 0, "\(q8.stderr)")
         let model = try MPTModel(folder: Fixtures.model("tiny-storywriter"), weights: .q8)
         let tokenizer = try BPETokenizer(contentsOf: Fixtures.model("tiny-storywriter").appendingPathComponent("tokenizer.json"))
-        let session = InferenceSession(model: model)
-        var logits = try session.prefill(tokenizer.encode(try ManuscriptText.read(contentsOf: book).text))
-        var greedy: [Int] = []
-        for _ in 0..<6 {
-            greedy.append(logits.indices.max { logits[$0] < logits[$1] }!)
-            logits = try session.decode(greedy.last!)
-        }
+        let greedy = try InferenceSession(model: model).greedy(after: tokenizer.encode(try ManuscriptText.read(contentsOf: book).text), count: 6)
         #expect(q8.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == tokenizer.decode(greedy).trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["story.txt"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: logs.path).allSatisfy { !$0.contains("spill") }, "the spill file is removed")

@@ -2,6 +2,7 @@ import Foundation
 import KVCache
 import Model
 import Testing
+import Weights
 
 /// The engine against `ReferenceMPT`, the float64 forward pass in the tests: logits at several positions (the
 /// golden files hold only the last), chunking on the 3,000-token case, and each compressed KV cache against the
@@ -43,14 +44,15 @@ import Testing
 
     static let goldenModels = ["tiny-storywriter", "tiny-mpt-sharded", "tiny-mpt-fp16"]
 
-    /// The reference earns its place: it reproduces every short and medium golden case's last logits to the
-    /// float32 PyTorch reference's own rounding, and its greedy first token.
+    /// The reference earns its place: it reproduces every golden case's last logits to the float32 PyTorch
+    /// reference's own rounding, and its greedy first token.
     @Test(arguments: goldenModels)
     func theReferenceReproducesTheGoldenLogits(model: String) throws {
         let golden = try GoldenFile.load(model)
         let reference = try ReferenceMPT(folder: Fixtures.require(Fixtures.model(model)))
-        for goldenCase in golden.cases where goldenCase.inputIDs.count <= 600 {
-            let logits = reference.logits(reference.finalHidden(goldenCase.inputIDs).last!)
+        for goldenCase in golden.cases {
+            let hidden = goldenCase.name == "long" && model == "tiny-storywriter" ? try LongCase.plain.get() : reference.finalHidden(goldenCase.inputIDs)
+            let logits = reference.logits(hidden[hidden.count - 1])
             let error = LogitError(try golden.lastLogits(of: goldenCase), reference: logits)
             // Measured: relative L2 1e-6 to 5e-6, the float32 golden's own rounding (as for ../shared's NumPy reference).
             #expect(error.relativeL2 < 1e-5, "\(model) \(goldenCase.name): relative L2 \(error.relativeL2), max abs \(error.maxAbsolute)")
@@ -62,13 +64,43 @@ import Testing
     /// moves some positions far more than the last one.
     @Test(arguments: goldenModels)
     func logitsAtEveryPositionMatchTheReference(model: String) throws {
-        let golden = try GoldenFile.load(model)
-        let medium = try #require(golden.cases.first { $0.name == "medium" })
-        let reference = try ReferenceMPT(folder: Fixtures.require(Fixtures.model(model)))
-        let hidden = reference.finalHidden(medium.inputIDs)
-        let session = InferenceSession(model: try MPTModel(folder: Fixtures.model(model)))
+        let medium = try #require(try GoldenFile.load(model).cases.first { $0.name == "medium" })
+        let worst = try Self.worstPosition(of: Fixtures.require(Fixtures.model(model)), reading: medium.inputIDs)
+        // Measured: at most ~1e-5 at any position (typically ~1e-6).
+        #expect(worst.relativeL2 < 2.5e-5, "\(model): relative L2 \(worst.relativeL2) at position \(worst.position)")
+    }
+
+    /// `softmax_scale` and `logit_scale` set (every shared fixture has null): tiny-mpt-fp16's weights with each
+    /// config, the engine against the reference at every position.
+    @Test(arguments: [(#"0.3"#, #"0.7"#, Float(0.7)), (#"null"#, #""inv_sqrt_d_model""#, Float(0.125))])
+    func setSoftmaxAndLogitScalesMatchTheReference(softmaxScale: String, logitScale: String, resolvedLogitScale: Float) throws {
+        let source = try Fixtures.require(Fixtures.model("tiny-mpt-fp16"))
+        let folder = try KVSpillTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for file in ["model.safetensors", "tokenizer.json"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: folder.appendingPathComponent(file))
+        }
+        let config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
+        let scaled = config.replacingOccurrences(of: #""softmax_scale": null"#, with: #""softmax_scale": "# + softmaxScale)
+            .replacingOccurrences(of: #""logit_scale": null"#, with: #""logit_scale": "# + logitScale)
+        try #require(scaled.contains(#""logit_scale": "# + logitScale))
+        try Data(scaled.utf8).write(to: folder.appendingPathComponent("config.json"))
+
+        #expect(try MPTConfiguration(contentsOf: folder.appendingPathComponent("config.json")).logitScale == resolvedLogitScale)
+
+        let medium = try #require(try GoldenFile.load("tiny-mpt-fp16").cases.first { $0.name == "medium" })
+        let worst = try Self.worstPosition(of: folder, reading: medium.inputIDs)
+        // Measured: at most ~1e-6 at any position.
+        #expect(worst.relativeL2 < 2.5e-5, "softmax_scale \(softmaxScale), logit_scale \(logitScale): relative L2 \(worst.relativeL2) at position \(worst.position)")
+    }
+
+    /// The engine's logits at every position of `tokens` against the reference's: the worst relative L2 and where.
+    static func worstPosition(of folder: URL, reading tokens: [Int]) throws -> (position: Int, relativeL2: Double) {
+        let reference = try ReferenceMPT(folder: folder)
+        let hidden = reference.finalHidden(tokens)
+        let session = InferenceSession(model: try MPTModel(folder: folder))
         var worst = (position: -1, relativeL2: 0.0), compared = 0
-        try session.prefill(medium.inputIDs, chunkSize: 100, logits: { chunk in
+        try session.prefill(tokens, chunkSize: 100, logits: { chunk in
             let expected = reference.logits(of: Array(hidden[chunk.firstIndex..<(chunk.firstIndex + chunk.rows)]))
             for row in 0..<chunk.rows {
                 let error = LogitError(chunk.row(row), reference: Array(expected[(row * chunk.vocabularySize)..<((row + 1) * chunk.vocabularySize)]))
@@ -76,9 +108,8 @@ import Testing
                 compared += 1
             }
         })
-        #expect(compared == medium.inputIDs.count)
-        // Measured: at most ~1e-5 at any position (typically ~1e-6).
-        #expect(worst.relativeL2 < 2.5e-5, "\(model): relative L2 \(worst.relativeL2) at position \(worst.position)")
+        #expect(compared == tokens.count)
+        return worst
     }
 
     /// The 3,000-token case (past max_seq_len) read in chunks of very different sizes: every chunking gives the
