@@ -1,7 +1,5 @@
 import Foundation
-import Generation
 import Manuscripts
-import Model
 import Testing
 import Tokenizer
 

@@ -53,11 +53,19 @@ import Tokenizer
             try Data(original).write(to: book)
             try? FileManager.default.removeItem(at: aside)
             let plans = try ["First", "Second"].map { try ContinuationPlan(book: book, heading: $0, destination: .inPlace) }
-            let saved = Mutex([Bool](repeating: false, count: 2))
-            DispatchQueue.concurrentPerform(iterations: 2) { index in
-                let wrote = (try? plans[index].save(continuation: "Section \(index).\n")) != nil
-                saved.withLock { $0[index] = wrote }
+            // Two threads released together, so both check the book before either has replaced it.
+            let saved = Mutex([Bool](repeating: false, count: 2)), waiting = Atomic(2), done = DispatchGroup()
+            for index in 0..<2 {
+                done.enter()
+                Thread.detachNewThread {
+                    waiting.subtract(1, ordering: .sequentiallyConsistent)
+                    while waiting.load(ordering: .sequentiallyConsistent) > 0 {}
+                    let wrote = (try? plans[index].save(continuation: "Section \(index).\n")) != nil
+                    saved.withLock { $0[index] = wrote }
+                    done.leave()
+                }
             }
+            done.wait()
             let outcome = saved.withLock { $0 }
             #expect(outcome.filter { $0 }.count == 1, "both saves wrote the book: one section is lost")
             let now = try Support.bytes(book)
