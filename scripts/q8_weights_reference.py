@@ -6,7 +6,7 @@ Prints the last-logit relative L2 against the golden and the mean NLL, stored an
     python3 scripts/q8_weights_reference.py CHECKPOINT      # needs numpy; a minute or two
 
 CHECKPOINT is tiny-storywriter as the tests make it: `storywriter synth DIR` with its flags in
-Tests/Fixtures/models/checkpoints.json (a test run leaves it in .build/release/test-fixtures/).
+Tests/Fixtures/models/checkpoints.json (a test run leaves it in .build/release/test-fixtures/KEY/tiny-storywriter).
 """
 import json, os, sys
 import numpy as np

@@ -47,6 +47,19 @@ public final class BookLock {
         return BookLock(descriptor: fd)
     }
 
+    /// Locks the book file itself, waiting for another holder: `continue` holds it from checking that the book
+    /// is unchanged to replacing it, so two runs writing one book take turns and the second sees the first's
+    /// section. Nil when the book cannot be opened (the write that follows reports why).
+    public static func acquireWaiting(onBook book: URL) -> BookLock? {
+        let fd = open(book.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX) == 0 else {
+            close(fd)
+            return nil
+        }
+        return BookLock(descriptor: fd)
+    }
+
     /// Who holds (or last held) the lock, as its holder wrote it.
     public static func holder(_ lockFile: URL) -> String {
         let text = (try? String(contentsOf: lockFile, encoding: .utf8)) ?? ""

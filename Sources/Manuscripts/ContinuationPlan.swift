@@ -56,6 +56,9 @@ public struct ContinuationPlan: Sendable {
             try AtomicFile.write(extended, to: target)
             return target
         }
+        // Two runs on one book take turns from the check to the rename, so the second sees the first's section.
+        let lock = BookLock.acquireWaiting(onBook: book.url)
+        defer { withExtendedLifetime(lock) {} }
         guard try AtomicFile.replace(book.url, expecting: book.bytes, with: extended) else {
             let aside = URL(fileURLWithPath: book.url.path + ".continuation")
             try AtomicFile.write(try layout.appendedBytes(continuation: continuation), to: aside)

@@ -7,8 +7,8 @@ import Tokenizer
 /// Generation as the commands show it: the prompt's prefill as a progress line on stderr, the text on stdout
 /// the moment it is final.
 enum StreamedGeneration {
-    static func run(
-        _ generator: TextGenerator, continuing prompt: [Int], in session: inout InferenceSession, chunkSize: Int,
+    static func run<Session: LanguageModelSession>(
+        _ generator: TextGenerator, continuing prompt: [Int], in session: inout Session, chunkSize: Int,
         stopTokens: Set<Int> = [BPETokenizer.endOfTextID], wordsPerToken: Double = 0.67, progress: ProgressReporter,
         isCancelled: () -> Bool = { false }
     ) throws -> GenerationResult {

@@ -27,6 +27,29 @@ import Testing
         Dictionary(uniqueKeysWithValues: try Self.books.map { ($0, try Support.bytes(folder.appendingPathComponent($0))) })
     }
 
+    /// `--glob`, repeated, picks the books: here one .md and one .txt file, not the other .txt or a .rst.
+    @Test func globPatternsChooseTheBooks() throws {
+        let folder = try Support.temporaryFolder(), logs = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder); try? FileManager.default.removeItem(at: logs) }
+        try Support.copyBooks(["gatsby.txt", "jazz.txt"], to: folder)
+        try Data(contentsOf: try Fixtures.require(Fixtures.book("flappers.txt"))).write(to: folder.appendingPathComponent("flappers.md"))
+        try Data("Notes on the draft.\r\n".utf8).write(to: folder.appendingPathComponent("notes.rst"))
+        let names = ["flappers.md", "gatsby.txt", "jazz.txt", "notes.rst"]
+        let originals = Dictionary(uniqueKeysWithValues: try names.map { ($0, try Support.bytes(folder.appendingPathComponent($0))) })
+
+        let run = try StoryWriterProcess.run(try batch(folder, ["--glob", "*.md", "--glob", "j*"], logs: logs), logs: logs)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("2 book(s): 2 done now"), "\(run.stdout)")
+        for name in names {
+            let now = try Support.bytes(folder.appendingPathComponent(name)), original = originals[name]!
+            if ["flappers.md", "jazz.txt"].contains(name) {
+                #expect(now.starts(with: original) && now.dropFirst(original.count).starts(with: Array("\r\nCoda\r\n\r\n".utf8)), "\(name)")
+            } else {
+                #expect(now == original, "\(name) is not chosen")
+            }
+        }
+    }
+
     @Test func oneUnreadableBookFailsAloneAndTheRerunProcessesOnlyIt() throws {
         let folder = try Support.temporaryFolder(), logs = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder); try? FileManager.default.removeItem(at: logs) }

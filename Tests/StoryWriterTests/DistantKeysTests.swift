@@ -5,9 +5,20 @@ import Testing
 
 /// Attention skips key blocks that ALiBi puts out of reach; the skip must change no bit of the result.
 @Suite struct DistantKeysTests {
+    struct Setup: Sendable, CustomStringConvertible {
+        let format: KVCacheFormat
+        let spills: Bool
+        var description: String { format.rawValue + (spills ? " spilling" : "") }
+    }
+
     /// A restored session has not yet measured its blocks' key lengths, so its first chunk reads every block;
-    /// the original session has measured them and skips the distant ones. Both must give the same logits.
-    @Test func skippingDistantBlocksGivesTheSameBits() throws {
+    /// the original session has measured them and skips the distant ones. Both must give the same logits, in
+    /// every cache format, with blocks spilled to disk, and in the decode steps that follow.
+    @Test(arguments: [
+        Setup(format: .float32, spills: false), Setup(format: .float16, spills: false), Setup(format: .q8, spills: false),
+        Setup(format: .q4, spills: false), Setup(format: .q8, spills: true),
+    ])
+    func skippingDistantBlocksGivesTheSameBits(_ setup: Setup) throws {
         let golden = try GoldenFile.load("tiny-storywriter")
         let long = try #require(golden.cases.first { $0.inputIDs.count == 3_000 })
         let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
@@ -15,18 +26,34 @@ import Testing
         let folder = try KVSpillTests.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("book.state")
+        func spill() -> KVSpill? { setup.spills ? KVSpill(budgetBytes: 0, directory: folder) : nil }
 
-        let original = InferenceSession(model: model)
+        let original = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: setup.format, spill: spill()))
         try original.prefill(Array(long.inputIDs[..<2_560]))
         try store.save(original, to: file)
-        let restored = try store.restore(from: file)
+        let restored = try store.restore(from: file, spill: spill())
+        #expect(restored.cache.format == setup.format)
 
-        let tail = Array(long.inputIDs[2_560...])
+        let tail = Array(long.inputIDs[2_560..<2_990])
         let skippedBefore = original.attentionStatistics.skippedTiles
         let expected = try restored.prefill(tail)
         let logits = try original.prefill(tail)
         #expect(restored.attentionStatistics.skippedTiles == 0)
         #expect(original.attentionStatistics.skippedTiles > skippedBefore)
-        #expect(LogitError(logits, reference: expected).relativeL2 == 0)
+        #expect(logits == expected, "\(setup): prefill")
+        if setup.spills {
+            #expect(original.cache.spill?.spilledBlocks ?? 0 > 0 && restored.cache.spill?.spilledBlocks ?? 0 > 0)
+        }
+
+        // Decode: each step against a fresh restore of the state just before it, whose step reads every block.
+        let skippedBeforeDecode = original.attentionStatistics.skippedTiles
+        for token in long.inputIDs[2_990...] {
+            try store.save(original, to: file)
+            let fresh = try store.restore(from: file, spill: spill())
+            let unskipped = try fresh.decode(token)
+            #expect(fresh.attentionStatistics.skippedTiles == 0)
+            #expect(try original.decode(token) == unskipped, "\(setup): decode at \(original.position)")
+        }
+        #expect(original.attentionStatistics.skippedTiles > skippedBeforeDecode)
     }
 }

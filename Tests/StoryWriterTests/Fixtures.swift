@@ -73,7 +73,9 @@ final class SynthesizedCheckpoints: @unchecked Sendable {
             failures[missing.path] = "\(recipes.path) has no synth flags for \(name)"
             return missing
         }
-        let folder = Fixtures.buildFolder.appendingPathComponent("test-fixtures/\(name)-\(Self.key(flags))")
+        // The folder keeps the fixture's own name, which the server reports as the model's; the key above it
+        // tells the recipes apart.
+        let folder = Fixtures.buildFolder.appendingPathComponent("test-fixtures/\(Self.key(flags))/\(name)")
         do {
             try write(name, flags: flags, into: folder)
         } catch {

@@ -32,12 +32,16 @@ import Testing
             session.reset()
             let logits = try session.prefill(goldenCase.inputIDs)
             let error = LogitError(logits, reference: try golden.lastLogits(of: goldenCase))
-            #expect(error.relativeL2 < 1e-4, "\(folder) \(goldenCase.name): relative L2 \(error.relativeL2)")
-            #expect(error.maxAbsolute < 2e-3, "\(folder) \(goldenCase.name): max abs \(error.maxAbsolute)")
+            // Measured: relative L2 1e-6 to 4e-6 and max abs up to 1.7e-4 (tiny-mpt-sharded medium), the float32
+            // golden's own rounding included. GELU's tanh form moves the last logits by 4e-5 to 3e-4 (max abs 2e-3 to
+            // 1e-2), LayerNorm eps 1e-6 by 3e-6 to 2e-5 (max abs 1e-4 to 1e-3).
+            #expect(error.relativeL2 < 1e-5, "\(folder) \(goldenCase.name): relative L2 \(error.relativeL2)")
+            #expect(error.maxAbsolute < 3e-4, "\(folder) \(goldenCase.name): max abs \(error.maxAbsolute)")
 
             let result = try session.perplexity(of: goldenCase.inputIDs)
             let relative = abs(result.meanNLL - goldenCase.meanNLL) / goldenCase.meanNLL
-            #expect(relative < 1e-4, "\(folder) \(goldenCase.name): mean NLL \(result.meanNLL) vs \(goldenCase.meanNLL)")
+            // Measured: at most 5e-8 relative.
+            #expect(relative < 2e-7, "\(folder) \(goldenCase.name): mean NLL \(result.meanNLL) vs \(goldenCase.meanNLL)")
             #expect(result.tokens == goldenCase.inputIDs.count)
         }
     }
@@ -48,31 +52,7 @@ import Testing
         let session = InferenceSession(model: try MPTModel(folder: Fixtures.require(Fixtures.model(folder))))
         for goldenCase in golden.cases where goldenCase.inputIDs.count <= 600 {
             session.reset()
-            var logits = try session.prefill(goldenCase.inputIDs)
-            var generated: [Int] = []
-            for _ in goldenCase.greedyIDs {
-                let next = logits.indices.max { logits[$0] < logits[$1] }!
-                generated.append(next)
-                logits = try session.decode(next)
-            }
-            #expect(generated == goldenCase.greedyIDs, "\(folder) \(goldenCase.name)")
-        }
-    }
-
-    @Test func resultsDoNotDependOnTheChunkSize() throws {
-        let golden = try GoldenFile.load("tiny-storywriter")
-        let goldenCase = try #require(golden.cases.first { $0.inputIDs.count == 600 })
-        let session = InferenceSession(model: try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter"))))
-        var results: [(chunkSize: Int, logits: [Float])] = []
-        for chunkSize in [1, 7, 64, 512, goldenCase.inputIDs.count] {
-            session.reset()
-            results.append((chunkSize, try session.prefill(goldenCase.inputIDs, chunkSize: chunkSize)))
-        }
-        for (index, first) in results.enumerated() {
-            for second in results[(index + 1)...] {
-                let error = LogitError(first.logits, reference: second.logits)
-                #expect(error.relativeL2 < 1e-4, "chunk sizes \(first.chunkSize) and \(second.chunkSize): relative L2 \(error.relativeL2)")
-            }
+            #expect(try session.greedy(after: goldenCase.inputIDs, count: goldenCase.greedyIDs.count) == goldenCase.greedyIDs, "\(folder) \(goldenCase.name)")
         }
     }
 
@@ -95,6 +75,19 @@ import Testing
         #expect(error.relativeL2 < 1e-5, "relative L2 \(error.relativeL2)")
         let decoded = LogitError(try lastRowOnly.decode(next), reference: try everyRow.decode(next))
         #expect(decoded.relativeL2 < 1e-5, "after one more token: relative L2 \(decoded.relativeL2)")
+    }
+}
+
+extension InferenceSession {
+    /// `count` greedy tokens after reading `tokens` (no repetition penalty), through the cache.
+    func greedy(after tokens: [Int], count: Int) throws -> [Int] {
+        var logits = try prefill(tokens)
+        var generated: [Int] = []
+        for _ in 0..<count {
+            generated.append(logits.indices.max { logits[$0] < logits[$1] }!)
+            logits = try decode(generated[generated.count - 1])
+        }
+        return generated
     }
 }
 
@@ -131,12 +124,16 @@ struct GoldenFile {
     }
 }
 
-/// How far logits are from a reference: relative L2 and max absolute error.
+/// How far logits are from a reference (float32 golden logits or float64 reference logits): relative L2 and max absolute error.
 struct LogitError {
     let relativeL2: Double
     let maxAbsolute: Double
 
-    init(_ logits: [Float], reference: [Float]) {
+    init(_ logits: some Collection<Float>, reference: [Float]) {
+        self.init(logits, reference: reference.map(Double.init))
+    }
+
+    init(_ logits: some Collection<Float>, reference: [Double]) {
         guard logits.count == reference.count, !reference.isEmpty else {
             relativeL2 = .infinity
             maxAbsolute = .infinity
@@ -144,9 +141,9 @@ struct LogitError {
         }
         var difference: Double = 0, norm: Double = 0, worst: Double = 0
         for (value, expected) in zip(logits, reference) {
-            let delta = Double(value) - Double(expected)
+            let delta = Double(value) - expected
             difference += delta * delta
-            norm += Double(expected) * Double(expected)
+            norm += expected * expected
             worst = max(worst, abs(delta))
         }
         relativeL2 = (difference / norm).squareRoot()

@@ -35,6 +35,7 @@ import Testing
     @Test func printsIdsOfASmallFile() throws {
         let tokenizer = try Fixtures.require(TokenizerFixture.url)
         let file = try temporaryFile("hello.txt", [0xEF, 0xBB, 0xBF] + Array("Hello  world\r\n".utf8))
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let plain = try StoryWriterProcess.run(["tokenize", file.path, "--tokenizer", tokenizer.path])
         #expect(plain.status == 0)
         #expect(plain.stdout == "12092 50276 10186 187\n")
@@ -51,6 +52,7 @@ import Testing
     @Test func malformedTokenizerIsAOneLineError() throws {
         let book = try Fixtures.require(Fixtures.book("gatsby.txt"))
         let broken = try temporaryFile("tokenizer.json", Array(#"{"model": {"type": "BPE", "vocab": "#.utf8))
+        defer { try? FileManager.default.removeItem(at: broken.deletingLastPathComponent()) }
         let result = try StoryWriterProcess.run(["tokenize", book.path, "--tokenizer", broken.path, "--count"])
         expectOneLineError(result, mentioning: "malformed")
     }
@@ -58,6 +60,7 @@ import Testing
     @Test func invalidUTF8ManuscriptIsAOneLineError() throws {
         let tokenizer = try Fixtures.require(TokenizerFixture.url)
         let manuscript = try temporaryFile("book.txt", Array("Once upon".utf8) + [0xC3, 0x28] + Array(" a time".utf8))
+        defer { try? FileManager.default.removeItem(at: manuscript.deletingLastPathComponent()) }
         let result = try StoryWriterProcess.run(["tokenize", manuscript.path, "--tokenizer", tokenizer.path, "--count"])
         expectOneLineError(result, mentioning: "byte offset 9")
     }
