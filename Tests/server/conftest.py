@@ -1,4 +1,5 @@
 """Starts `storywriter serve` with the tiny fixture model on a free loopback port for the Python tests."""
+import json
 import os
 import re
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT.parent / "shared" / "fixtures" / "models" / "tiny-storywriter"
+FIXTURES = ROOT / "Tests" / "Fixtures"
 
 
 def storywriter_binary() -> Path:
@@ -19,13 +20,24 @@ def storywriter_binary() -> Path:
     return binary
 
 
+def synthesize_tiny_storywriter(folder: Path) -> Path:
+    """The Swift tests' tiny-storywriter checkpoint, made by `storywriter synth` from its committed recipe."""
+    flags = json.loads((FIXTURES / "models" / "checkpoints.json").read_text())["tiny-storywriter"]
+    model = folder / "tiny-storywriter"
+    made = subprocess.run(
+        [str(storywriter_binary()), "synth", str(model), *flags, "--tokenizer", str(FIXTURES / "tokenizer" / "tokenizer.json")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if made.returncode != 0:
+        pytest.fail(f"storywriter synth failed: {made.stderr}")
+    return model
+
+
 @pytest.fixture(scope="session")
 def server_url():
-    if not MODEL.is_dir():
-        pytest.fail(f"missing fixture {MODEL}: the tests need ../shared/fixtures beside the project root")
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with tempfile.TemporaryDirectory(prefix="storywriter-server-tests-") as folder, tempfile.TemporaryFile(mode="w+") as log:
+        model = synthesize_tiny_storywriter(Path(folder))
         process = subprocess.Popen(
-            [str(storywriter_binary()), "serve", "--model", str(MODEL), "--port", "0"],
+            [str(storywriter_binary()), "serve", "--model", str(model), "--port", "0"],
             stdout=subprocess.DEVNULL, stderr=log, env={k: v for k, v in os.environ.items() if k != "STORYWRITER_MODEL"})
         try:
             deadline = time.monotonic() + 30

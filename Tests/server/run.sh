@@ -13,4 +13,7 @@ if ! cmp -s Tests/server/requirements.txt "$stamp" 2>/dev/null; then
     cp Tests/server/requirements.txt "$stamp"
 fi
 export STORYWRITER_BIN="${STORYWRITER_BIN:-$PWD/.build/release/storywriter}"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/server "$@"
+# Chromium leaves its own folders in the temporary folder: give the run one of its own and remove it afterwards.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+TMPDIR="$scratch" "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/server "$@"
