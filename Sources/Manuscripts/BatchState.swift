@@ -59,7 +59,7 @@ public struct BatchState: Sendable {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw .writeFailed(path: folder.path, reason: "cannot create the batch records folder (\(error.localizedDescription))")
+            throw .writeFailed(path: folder.path, reason: "cannot create the batch records folder (\(describeFileError(error)))")
         }
     }
 

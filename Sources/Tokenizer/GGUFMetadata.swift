@@ -16,7 +16,7 @@ struct GGUFMetadata {
     init(data: Data, path: String) throws {
         var reader = Reader(bytes: [UInt8](data), path: path)
         guard Array(try reader.bytes(4)) == Array("GGUF".utf8) else {
-            throw TokenizerError.malformed(path: path, reason: "it does not start with the GGUF magic bytes")
+            throw TokenizerError.malformedVocabulary(path: path, reason: "it does not start with the GGUF magic bytes")
         }
         let version = try reader.integer(UInt32.self)
         guard (2...3).contains(version) else {
@@ -33,7 +33,7 @@ struct GGUFMetadata {
     func strings(_ key: String, path: String) throws -> [String] {
         guard case .array(let items)? = values[key] else { throw Self.missing(key, path: path) }
         return try items.map {
-            guard case .string(let text) = $0 else { throw TokenizerError.malformed(path: path, reason: "\(key) holds a value that is not a string") }
+            guard case .string(let text) = $0 else { throw TokenizerError.malformedVocabulary(path: path, reason: "\(key) holds a value that is not a string") }
             return text
         }
     }
@@ -41,7 +41,7 @@ struct GGUFMetadata {
     func integers(_ key: String, path: String) throws -> [Int] {
         guard case .array(let items)? = values[key] else { throw Self.missing(key, path: path) }
         return try items.map {
-            guard case .integer(let number) = $0 else { throw TokenizerError.malformed(path: path, reason: "\(key) holds a value that is not an integer") }
+            guard case .integer(let number) = $0 else { throw TokenizerError.malformedVocabulary(path: path, reason: "\(key) holds a value that is not an integer") }
             return number
         }
     }
@@ -63,7 +63,7 @@ struct GGUFMetadata {
 
         mutating func bytes(_ count: Int) throws -> ArraySlice<UInt8> {
             guard count >= 0, count <= bytes.count - offset else {
-                throw TokenizerError.malformed(path: path, reason: "it ends at byte \(bytes.count) in the middle of its metadata (truncated download?)")
+                throw TokenizerError.malformedVocabulary(path: path, reason: "it ends at byte \(bytes.count) in the middle of its metadata (truncated download?)")
             }
             defer { offset += count }
             return bytes[offset..<(offset + count)]
@@ -77,7 +77,7 @@ struct GGUFMetadata {
         mutating func count() throws -> Int {
             let value = try integer(UInt64.self)
             guard value <= UInt64(bytes.count - offset) else {
-                throw TokenizerError.malformed(path: path, reason: "a length of \(value) at byte \(offset - 8) runs past the end of the file (truncated download?)")
+                throw TokenizerError.malformedVocabulary(path: path, reason: "a length of \(value) at byte \(offset - 8) runs past the end of the file (truncated download?)")
             }
             return Int(value)
         }
@@ -85,7 +85,7 @@ struct GGUFMetadata {
         mutating func string() throws -> String {
             let raw = try bytes(try count())
             guard let text = String(validating: raw, as: UTF8.self) else {
-                throw TokenizerError.malformed(path: path, reason: "a string before byte \(offset) is not UTF-8")
+                throw TokenizerError.malformedVocabulary(path: path, reason: "a string before byte \(offset) is not UTF-8")
             }
             return text
         }
@@ -105,7 +105,7 @@ struct GGUFMetadata {
             case 10: .integer(Int(truncatingIfNeeded: try integer(UInt64.self)))
             case 11: .integer(Int(Int64(bitPattern: try integer(UInt64.self))))
             case 12: .float(Double(bitPattern: try integer(UInt64.self)))
-            default: throw TokenizerError.malformed(path: path, reason: "unknown GGUF value type \(type) at byte \(offset - 4)")
+            default: throw TokenizerError.malformedVocabulary(path: path, reason: "unknown GGUF value type \(type) at byte \(offset - 4)")
             }
         }
 

@@ -16,7 +16,7 @@ public enum GGUFVocabularyImport {
         } catch {
             throw FileManager.default.fileExists(atPath: path)
                 ? TokenizerError.unreadable(path: path, reason: error.localizedDescription)
-                : TokenizerError.fileNotFound(path: path)
+                : TokenizerError.unreadable(path: path, reason: "no such file")
         }
         let metadata = try GGUFMetadata(data: data, path: path)
         guard metadata.string("tokenizer.ggml.model") == "gpt2" else {
@@ -26,7 +26,7 @@ public enum GGUFVocabularyImport {
         let types = try metadata.integers("tokenizer.ggml.token_type", path: path)
         let merges = try metadata.strings("tokenizer.ggml.merges", path: path)
         guard tokens.count == types.count else {
-            throw TokenizerError.malformed(path: path, reason: "\(tokens.count) tokens but \(types.count) token types")
+            throw TokenizerError.malformedVocabulary(path: path, reason: "\(tokens.count) tokens but \(types.count) token types")
         }
 
         var vocabulary: [String: Int] = [:]

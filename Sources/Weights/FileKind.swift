@@ -86,7 +86,7 @@ public enum RegularFile {
         do {
             return try handle.readToEnd() ?? Data()
         } catch {
-            throw .cannotOpen(path: path, reason: error.localizedDescription)
+            throw .cannotOpen(path: path, reason: describeFileError(error))
         }
     }
 
@@ -115,4 +115,23 @@ public enum RegularFile {
 /// Whether a process with this id runs on this machine (a leftover file of a dead one may be removed).
 public func processIsAlive(_ pid: Int32) -> Bool {
     pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+}
+
+/// Why a file operation failed, in words a user can act on. Foundation on Linux describes its own errors as
+/// "The operation could not be completed. (NSCocoaErrorDomain error 640.)", which says nothing of a full disk.
+public func describeFileError(_ error: Error) -> String {
+    if let error = error as? CocoaError {
+        switch error.code {
+        case .fileWriteOutOfSpace: return "the disk is full; free some space and try again"
+        case .fileWriteVolumeReadOnly: return "the disk is mounted read-only"
+        case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or folder"
+        default:
+            if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+                return String(cString: strerror(Int32(underlying.code)))
+            }
+        }
+    }
+    if let error = error as? POSIXError { return String(cString: strerror(error.code.rawValue)) }
+    return error.localizedDescription
 }

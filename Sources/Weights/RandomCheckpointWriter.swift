@@ -43,7 +43,7 @@ public struct RandomCheckpointWriter {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw WeightsError.writeFailed(path: folder.path, reason: error.localizedDescription)
+            throw WeightsError.writeFailed(path: folder.path, reason: describeFileError(error))
         }
         let shards = shardPlan()
         let names = shardFileNames(count: shards.count)
@@ -77,7 +77,7 @@ public struct RandomCheckpointWriter {
                 let target = try RegularFile.replaceableTarget(destination)
                 try Data(contentsOf: tokenizer).write(to: target, options: .atomic)
             } catch {
-                throw WeightsError.writeFailed(path: destination.path, reason: error.localizedDescription)
+                throw WeightsError.writeFailed(path: destination.path, reason: describeFileError(error))
             }
         }
         return files
@@ -203,7 +203,7 @@ public struct RandomCheckpointWriter {
         do {
             try Data(bytes).write(to: RegularFile.replaceableTarget(url), options: .atomic)
         } catch {
-            throw WeightsError.writeFailed(path: url.path, reason: error.localizedDescription)
+            throw WeightsError.writeFailed(path: url.path, reason: describeFileError(error))
         }
     }
 

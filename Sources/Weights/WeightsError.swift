@@ -46,7 +46,7 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     static func contentsOfRegularFile(_ url: URL) throws(WeightsError) -> Data {
         let handle = FileHandle(fileDescriptor: try openingRegularFile(url), closeOnDealloc: true)
         do { return try handle.readToEnd() ?? Data() } catch {
-            throw .cannotOpen(path: url.path, reason: error.localizedDescription)
+            throw .cannotOpen(path: url.path, reason: describeFileError(error))
         }
     }
 

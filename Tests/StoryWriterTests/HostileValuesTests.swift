@@ -125,4 +125,14 @@ import Weights
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(WeightsTestSupport.openingError(folder) == .duplicateHeaderName(file: "model.safetensors", name: tensors[0].0))
     }
+
+    /// A full disk is called a full disk: Foundation on Linux describes it as "NSCocoaErrorDomain error 640".
+    @Test func fileErrorsAreDescribedInWords() {
+        #expect(describeFileError(CocoaError(.fileWriteOutOfSpace)).contains("the disk is full"))
+        #expect(describeFileError(CocoaError(.fileWriteVolumeReadOnly)).contains("read-only"))
+        #expect(describeFileError(POSIXError(.ENOSPC)) == String(cString: strerror(ENOSPC)))
+        let wrapped = CocoaError(.fileWriteUnknown, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(EDQUOT))])
+        #expect(describeFileError(wrapped) == String(cString: strerror(EDQUOT)))
+        #expect(!describeFileError(CocoaError(.fileWriteOutOfSpace)).contains("NSCocoaErrorDomain"))
+    }
 }
