@@ -52,7 +52,6 @@ struct BatchCommand: ParsableCommand {
         let outcomes: [BatchBookOutcome]
         do {
             let options = sampling.options
-            try options.validate()
             let share = try shard.map { text throws(ManuscriptWorkflowError) in try Shard(parsing: text) } ?? .whole
             let run = try BatchRun(folder: URL(fileURLWithPath: folder), patterns: patterns.isEmpty ? ManuscriptFolder.defaultPatterns : patterns, shard: share)
             let story = try model.load()

@@ -50,7 +50,6 @@ struct ChatCommand: ParsableCommand {
         let progress = ProgressReporter()
         do {
             let options = sampling.options
-            try options.validate()
             let story = try model.load()
             let store = try SessionStateStore(model: story.model)
             let chat: ChatLoop

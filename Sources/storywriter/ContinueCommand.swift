@@ -54,7 +54,6 @@ struct ContinueCommand: ParsableCommand {
         do {
             // Every check that can fail runs before the model reads a token.
             let options = sampling.options
-            try options.validate()
             let destination: ContinuationDestination = printOnly ? .printOnly : output.map { .file(URL(fileURLWithPath: $0)) } ?? .inPlace
             let plan = try ContinuationPlan(book: URL(fileURLWithPath: book), heading: after, destination: destination)
             try states.check(book: plan.book.url)

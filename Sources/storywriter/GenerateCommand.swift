@@ -48,9 +48,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let progress = ProgressReporter()
         do {
-            // Settings are checked before the model is opened, so a typo fails at once.
             let options = sampling.options
-            try options.validate()
             guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
             let text = try promptFile.map { try ManuscriptText.read(contentsOf: URL(fileURLWithPath: $0)).text } ?? prompt ?? ""
             let story = try model.load()

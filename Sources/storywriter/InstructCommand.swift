@@ -39,7 +39,6 @@ struct InstructCommand: ParsableCommand {
         let progress = ProgressReporter()
         do {
             let options = sampling.options
-            try options.validate()
             guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
             // The file's last line break would otherwise make a blank line before the template's next line.
             let context = try input.map { try ManuscriptText.read(contentsOf: URL(fileURLWithPath: $0)).text }
