@@ -4,7 +4,7 @@ import CBLAS
 ///
 /// OpenBLAS always runs single-threaded: our own workers (`Parallel`) split the work, so a product and the
 /// attention and element-wise kernels around it share one set of threads. OpenBLAS's own pool would spin
-/// in `sched_yield` while our kernels run (16% of prefill time measured), and changing its process-wide
+/// in `sched_yield` on the cores our kernels need while they run, and changing its process-wide
 /// thread count around attention made concurrent callers' results depend on each other.
 public enum BLAS {
     /// C[m×n] = alpha · A[m×k] · op(B) + beta · C on the calling thread, where op(B) is B[k×n] or, with

@@ -3,8 +3,8 @@
 /// multiplied in integers by x rounded to 16 bits (`Int16Groups`). Rows are split across workers.
 ///
 /// Each worker reads two rows at once, one from each half of its range, so twice as many independent loads are in
-/// flight, from two places in memory: tg32 went from 29.2 to 36.0 tok/s with f32 weights and from 55.2 to 69.5
-/// with bf16 (medians of 4 interleaved pairs). A row's sum is computed exactly as it would be alone.
+/// flight, from two places in memory (`bench/streams.c` measures what a second stream is worth on a machine),
+/// and each load of x serves both rows. A row's sum is computed exactly as it would be alone.
 public enum MatrixVector {
     public static func apply(_ weight: WeightMatrix, to x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let minimumRows = max(1, 262_144 / max(weight.columns, 1))

@@ -6,8 +6,8 @@ import Synchronization
 ///
 /// A decode step is about fifty parallel products of a millisecond or less, with a few microseconds of
 /// single-threaded work between them. Waking a sleeping thread for each costs tens of microseconds on a
-/// virtual machine (libdispatch parked its workers after every product: 25,000 context switches in a
-/// 256-token decode); a worker that is still spinning starts within a fraction of one.
+/// virtual machine (libdispatch parks its workers after every product, so every product would wait for a
+/// wake-up); a worker that is still spinning starts within a fraction of one.
 final class WorkerPool: @unchecked Sendable {
     /// Loads of a worker's ticket before it sleeps: about 100 µs, longer than the gaps inside a forward step.
     fileprivate static let spinsBeforeSleeping = 1 << 17
