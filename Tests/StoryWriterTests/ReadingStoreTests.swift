@@ -1,4 +1,5 @@
 import Foundation
+import Generation
 import Testing
 
 /// The reading store (`--state-dir`): a later run reads only what it does not share with a kept reading, writes
@@ -123,6 +124,32 @@ import Testing
         #expect(Self.tokensRead(in: edited.stderr) == reuse.read)
         #expect(!fresh.stderr.contains("from the store"))
         #expect(edited.stdout == fresh.stdout)
+    }
+
+    /// perplexity keeps what it read: a later continue of the same text reads none of it again.
+    @Test func perplexityKeepsItsReadingForALaterContinue() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // LF line ends: perplexity reads a manuscript with CRLF turned into LF, continue reads the book's own bytes.
+        let crlf = try Self.gatsbyBeginning(bytes: 30_000, in: folder, name: "crlf.txt")
+        let book = folder.appendingPathComponent("book.txt")
+        try String(contentsOf: crlf, encoding: .utf8).replacingOccurrences(of: "\r\n", with: "\n").write(to: book, atomically: true, encoding: .utf8)
+        let store = folder.appendingPathComponent("store")
+        let model = try Support.tinyModel
+
+        let scored = try StoryWriterProcess.run(["perplexity", book.path, "--model", model, "--json", "--state-dir", store.path], logs: folder)
+        try #require(scored.status == 0, "\(scored.stderr)")
+        let tokens = try #require((try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])?["tokens"] as? Int)
+        #expect(scored.stderr.contains("kept this reading (\(PrefillProgress.grouped(tokens)) tokens"), "\(scored.stderr)")
+
+        let common = ["continue", book.path, "--model", model, "--print", "--max-new-tokens", "8", "--temperature", "0", "--checkpoint-interval", "0"]
+        let continued = try StoryWriterProcess.run(common + ["--state-dir", store.path], logs: folder)
+        try #require(continued.status == 0, "\(continued.stderr)")
+        #expect(continued.stderr.contains("reusing all \(PrefillProgress.grouped(tokens)) tokens"), "\(continued.stderr)")
+        #expect(Self.tokensRead(in: continued.stderr) == 0, "\(continued.stderr)")
+        let fresh = try StoryWriterProcess.run(common + ["--no-state"], logs: folder)
+        #expect(Self.tokensRead(in: fresh.stderr) == tokens)
+        #expect(continued.stdout == fresh.stdout)
     }
 
     @Test(arguments: ["truncated", "bit-flipped"])
