@@ -153,7 +153,7 @@ struct CompletionRequest: Sendable {
         return UInt64(value)
     }
 
-    static func nonEmpty(_ texts: [String]) -> [String] {
+    private static func nonEmpty(_ texts: [String]) -> [String] {
         texts.filter { !$0.isEmpty }
     }
 
