@@ -33,7 +33,7 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
         case .emptyStopText:
             return "a stop text is empty: every --stop needs at least one character"
         case .invalidLogitBias(let token, let bias):
-            return "the logit bias \(token)=\(bias) needs a token id ≥ 0 and a finite bias: e.g. --logit-bias 0=-100 to ban <|endoftext|>"
+            return "the logit bias \(token)=\(bias) needs a token id ≥ 0 and a finite bias (or -inf, a ban): e.g. --logit-bias 0=-100 to ban <|endoftext|>"
         case .logitBiasOutOfVocabulary(let token, let vocabularySize):
             return "--logit-bias names token \(token), but the model has only \(vocabularySize) tokens (ids 0-\(vocabularySize - 1))"
         case .invalidChunkSize(let n):

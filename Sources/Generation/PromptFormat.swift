@@ -34,10 +34,13 @@ public struct PromptFormat: Sendable, Equatable {
     public let defaultSystemMessage: String?
     /// Special tokens that end an answer besides `<|endoftext|>`, which ends one in every format.
     let answerEnds: [String]
+    /// Texts that end an answer, for a format without an end-of-turn token: where the model starts the next turn.
+    public let answerStopTexts: [String]
 
     /// StoryWriter and base MPT-7B: the text as it is, continued until `<|endoftext|>`.
     public static let plain = PromptFormat(
-        name: "plain", before: [.system: [], .user: [], .assistant: []], after: [:], defaultSystemMessage: nil, answerEnds: [])
+        name: "plain", before: [.system: [], .user: [], .assistant: []], after: [:], defaultSystemMessage: nil, answerEnds: [],
+        answerStopTexts: [])
 
     /// MPT-7B-Instruct, as the "Formatting" section of its model card builds a prompt
     /// (https://huggingface.co/mosaicml/mpt-7b-instruct, `PROMPT_FOR_GENERATION_FORMAT`): the intro blurb, then
@@ -50,7 +53,7 @@ public struct PromptFormat: Sendable, Equatable {
             .assistant: [.text("### Response:\n")],
         ],
         after: [.user: [.text("\n")], .assistant: [.special(endOfText)]],
-        defaultSystemMessage: nil, answerEnds: [])
+        defaultSystemMessage: nil, answerEnds: [], answerStopTexts: [])
 
     /// MPT-7B-Chat: ChatML (https://github.com/openai/openai-python/blob/v0.28.1/chatml.md), each message
     /// `<|im_start|>ROLE\nCONTENT<|im_end|>\n`, as Hugging Face's ChatML chat template writes it; the model card
@@ -61,9 +64,25 @@ public struct PromptFormat: Sendable, Equatable {
         before: Dictionary(uniqueKeysWithValues: ChatRole.allCases.map { ($0, [.special(imStart), .text("\($0.rawValue)\n")]) }),
         after: Dictionary(uniqueKeysWithValues: ChatRole.allCases.map { ($0, [.special(imEnd), .text("\n")]) }),
         defaultSystemMessage: "A conversation between a user and an LLM-based AI assistant. The assistant gives helpful and honest answers.",
-        answerEnds: [imEnd])
+        answerEnds: [imEnd], answerStopTexts: [])
 
+    /// A conversation for a model finetuned on no chat format (StoryWriter, base MPT-7B), written as a transcript
+    /// such a model has read in books: the system message as an opening paragraph, then each message as
+    /// "User:" or "Assistant:" on a line of its own, its text on the next lines and a blank line after it; the
+    /// answer starts after "Assistant:" and ends where the model begins the user's next message. Each label
+    /// ends its line, so an answer starts a line, as text does, never after a dangling space.
+    public static let transcript = PromptFormat(
+        name: "transcript",
+        before: [.system: [], .user: [.text("User:\n")], .assistant: [.text("Assistant:\n")]],
+        after: [.system: [.text("\n\n")], .user: [.text("\n\n")], .assistant: [.text("\n\n")]],
+        defaultSystemMessage: nil, answerEnds: [], answerStopTexts: ["\nUser:"])
+
+    /// The formats `--format` names.
     public static let all = [plain, dolly, chatml]
+
+    /// The format a conversation of messages is written in: this one, or for plain text, which has no turns, a
+    /// transcript.
+    public var conversational: PromptFormat { self == .plain ? .transcript : self }
 
     public static func named(_ name: String) -> PromptFormat? {
         all.first { $0.name == name.lowercased() }

@@ -19,7 +19,7 @@ public struct SamplingOptions: Sendable, Equatable {
     /// Generation stops once the text contains one of these; the stop text itself is not part of the output.
     public var stopTexts: [String]
     /// OpenAI's `logit_bias`: added to a token's logit before every other step; -100 all but bans a token,
-    /// 100 all but forces it.
+    /// 100 all but forces it, and -infinity bans it outright (what the server makes of OpenAI's -100).
     public var logitBias: [Int: Double] = [:]
 
     // The samplers front-ends send (KoboldCpp, llama.cpp's server), each off by default.
@@ -72,7 +72,7 @@ public struct SamplingOptions: Sendable, Equatable {
             throw GenerationError.invalidRepetitionPenalty(repetitionPenalty)
         }
         guard !stopTexts.contains(where: \.isEmpty) else { throw GenerationError.emptyStopText }
-        if let bad = logitBias.first(where: { $0.key < 0 || !$0.value.isFinite }) {
+        if let bad = logitBias.first(where: { $0.key < 0 || !($0.value.isFinite || $0.value == -.infinity) }) {
             throw GenerationError.invalidLogitBias(token: bad.key, bias: bad.value)
         }
         guard minP >= 0, minP <= 1 else { throw GenerationError.invalidMinP(minP) }

@@ -86,14 +86,16 @@ public struct ReadingStore: Sendable {
     // MARK: Finding a reading
 
     /// A session holding the longest beginning of `tokens` that an entry of this model and KV format holds,
-    /// or nil when none shares a block with them. A damaged entry is dropped with a notice.
-    public func session(for tokens: [Int], format: KVCacheFormat, states: SessionStateStore, spill: KVSpill?, notice: (String) -> Void) -> InferenceSession? {
+    /// or nil when none shares a block with them, or none shares more than `held` tokens in whole blocks (what the
+    /// caller already holds elsewhere). A damaged entry is dropped with a notice.
+    public func session(for tokens: [Int], format: KVCacheFormat, states: SessionStateStore, spill: KVSpill?, beyond held: Int = 0,
+                        notice: (String) -> Void) -> InferenceSession? {
         let hashes = Self.blockHashes(tokens)
         guard let index = try? withLock(LOCK_SH, { try readIndex() }) else { return nil }
         let candidates = index.entries
             .filter { $0.cacheFormat == format.rawValue && $0.model == states.fingerprint }
             .map { entry in (entry, zip(entry.blockHashes, hashes).prefix { $0 == $1 }.count) }
-            .filter { $0.1 > 0 }
+            .filter { $0.1 > 0 && $0.1 * Self.blockTokens > held }
             .sorted { ($0.1, $0.0.lastUse) > ($1.1, $1.0.lastUse) }
         for (entry, _) in candidates.prefix(3) {
             let url = folder.appendingPathComponent(entry.file)

@@ -1,5 +1,6 @@
 import Foundation
 import Generation
+import Tokenizer
 
 /// Which API a request came in through: it decides the field names, the defaults and the response's shape.
 enum ClientAPI: Sendable {
@@ -9,6 +10,8 @@ enum ClientAPI: Sendable {
     case llama
     /// OpenAI's completions (/v1/completions).
     case openAI
+    /// OpenAI's chat completions (/v1/chat/completions).
+    case openAIChat
 }
 
 /// One completion request, whatever API it came through.
@@ -23,6 +26,8 @@ struct CompletionRequest: Sendable {
     var memory: String = ""
     var prompt: Prompt = .text("")
     var options: SamplingOptions
+    /// Tokens that end the text: `<|endoftext|>`, and a chat format's end of turn.
+    var stopTokens: Set<Int> = [BPETokenizer.endOfTextID]
     /// New tokens; nil means "until the context is full" (llama.cpp's `n_predict: -1`), 0 only reads the prompt.
     var maxNewTokens: Int?
     /// KoboldAI's `max_context_length`: cut the prompt's beginning so prompt plus new tokens fit in it.
@@ -31,6 +36,8 @@ struct CompletionRequest: Sendable {
     /// Log-probabilities of the likeliest tokens at each step (OpenAI's `logprobs`, llama.cpp's `n_probs`).
     var topLogprobs = 0
     var stream = false
+    /// OpenAI's `stream_options.include_usage`: a last chunk with the token counts before `[DONE]`.
+    var streamUsage = false
     /// KoboldAI's `trim_stop`: false keeps the stop text at the end of the output.
     var trimStop = true
     /// llama.cpp's `cache_prompt`: false reads the prompt afresh.
@@ -95,19 +102,44 @@ struct CompletionRequest: Sendable {
 
     /// `/v1/completions` (OpenAI's field names and defaults).
     static func openAI(_ fields: JSONFields) throws(APIError) -> CompletionRequest {
-        var options = SamplingOptions(temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1)
-        var request = CompletionRequest(api: .openAI, options: options)
+        var request = try openAISampling(fields, api: .openAI)
         request.prompt = try prompt(fields)
         request.maxNewTokens = try fields.int("max_tokens", in: 1...1_000_000) ?? 16
+        request.topLogprobs = try fields.int("logprobs", in: 0...20) ?? 0
+        return request
+    }
+
+    /// What OpenAI's completions and chat completions share: the sampling fields (OpenAI's names and defaults), `n`,
+    /// `stream` and `stream_options`. `presence_penalty` and `frequency_penalty` subtract from logits by count,
+    /// which the engine's multiplicative repetition penalty is not: they are ignored like any unknown field.
+    static func openAISampling(_ fields: JSONFields, api: ClientAPI) throws(APIError) -> CompletionRequest {
+        var options = SamplingOptions(temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1)
+        var request = CompletionRequest(api: api, options: options)
         options.temperature = try fields.double("temperature", in: 0...2) ?? options.temperature
         options.topP = nucleus(try fields.double("top_p", in: 0...1)) ?? options.topP
         options.stopTexts = nonEmpty(try fields.strings("stop") ?? [])
         options.seed = try seed(fields.int("seed"))
+        options.logitBias = try logitBias(fields)
         request.sequences = try fields.int("n", in: 1...16) ?? 1
-        request.topLogprobs = try fields.int("logprobs", in: 0...20) ?? 0
         request.stream = try fields.bool("stream") ?? false
+        if let streamOptions = fields.value("stream_options") {
+            guard let object = streamOptions.object else { throw .badRequest("stream_options must be an object, e.g. {\"include_usage\": true}.") }
+            request.streamUsage = try JSONFields(object: object).bool("include_usage") ?? false
+        }
         request.options = options
         return request
+    }
+
+    /// OpenAI's `logit_bias`: token id (as text) → a bias in [-100, 100] added to its logit; -100 bans the token,
+    /// as OpenAI documents it ("should result in a ban").
+    private static func logitBias(_ fields: JSONFields) throws(APIError) -> [Int: Double] {
+        var biases: [Int: Double] = [:]
+        for (key, bias) in try fields.numbers("logit_bias") ?? [:] {
+            guard let token = Int(key), token >= 0 else { throw .badRequest("logit_bias keys must be token ids (\"50256\"), not \"\(key)\".") }
+            guard (-100...100).contains(bias) else { throw .badRequest("logit_bias values must be between -100 and 100 (got \(bias) for token \(token)).") }
+            biases[token] = bias == -100 ? -.infinity : bias
+        }
+        return biases
     }
 
     /// A top-p or typical-p of 0 keeps only the likeliest token, as in llama.cpp; our samplers take (0, 1].

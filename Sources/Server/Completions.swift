@@ -17,6 +17,9 @@ extension StoryServer {
             }
             promptTokens = ids
         }
+        if let bad = request.options.logitBias.keys.first(where: { $0 >= tokenizer.vocabularySize }) {
+            throw .badRequest("logit_bias names token id \(bad), outside this model's vocabulary of \(tokenizer.vocabularySize).")
+        }
         let memoryTokens = request.memory.isEmpty ? [] : tokenizer.encode(request.memory)
         guard memoryTokens.count + promptTokens.count > 0 else { throw .badRequest("The prompt is empty: send some text to continue.") }
 

@@ -94,17 +94,34 @@ struct EngineStatistics: Sendable {
 public final class GenerationEngine: @unchecked Sendable {
     let story: StoryModel
     let configuration: ServerConfiguration
+    /// How chat completions write a conversation: the model's prompt format (for plain text, a transcript).
+    let chatRenderer: PromptRenderer
     let statistics = Locked(EngineStatistics())
     let startTime = Date()
     // A serial queue of its own: a long prefill must not hold up the threads that answer the other requests.
     private let queue = DispatchQueue(label: "storywriter.serve.generation", qos: .userInitiated)
     /// Only touched on `queue`.
     private let readings: ReadingCache
+    private let cachePlan: KVCachePlan
+    private let spillDirectory: URL?
+    /// The readings kept on disk (`--state-dir`), and the model's state files for it; nil with `--no-state`.
+    private let readingStore: ReadingStore?
+    private let states: SessionStateStore?
+    /// Hears what the reading store did (reused, kept, dropped), for the server's log on stderr.
+    private let notice: @Sendable (String) -> Void
 
-    /// `cachePlan` gives every kept reading its KV cache format (and spill folder).
-    public init(story: StoryModel, configuration: ServerConfiguration, cachePlan: KVCachePlan, spillDirectory: URL?) {
+    /// `cachePlan` gives every kept reading its KV cache format (and spill folder); `readingStore`, when given,
+    /// is where a prompt the memory lacks is looked for, and where each request's reading is kept.
+    public init(story: StoryModel, configuration: ServerConfiguration, cachePlan: KVCachePlan, spillDirectory: URL?,
+                chatRenderer: PromptRenderer, readingStore: ReadingStore?, notice: @escaping @Sendable (String) -> Void) throws {
         self.story = story
         self.configuration = configuration
+        self.chatRenderer = chatRenderer
+        self.cachePlan = cachePlan
+        self.spillDirectory = spillDirectory
+        self.readingStore = readingStore
+        states = readingStore == nil ? nil : try SessionStateStore(model: story.model)
+        self.notice = notice
         let model = story.model
         readings = ReadingCache(maxEntries: configuration.maxKeptReadings, memoryBudget: configuration.readingMemoryBytes) {
             (try? InferenceSession(model: model, cache: cachePlan.makeCache(layout: model.cacheLayout(), spillDirectory: spillDirectory)))
@@ -127,20 +144,21 @@ public final class GenerationEngine: @unchecked Sendable {
                 $0.running = job
                 $0.pendingText = ""
             }
-            defer {
-                statistics.withValue {
-                    $0.running = nil
-                    $0.active.removeAll { $0 === job }
-                }
-                job.events.finish()
-            }
+            var newlyRead: InferenceSession?
             do {
-                job.events.yield(.finished(try run(job)))
+                job.events.yield(.finished(try run(job, newlyRead: &newlyRead)))
             } catch let error as APIError {
                 job.events.yield(.failed(error))
             } catch {
                 job.events.yield(.failed(.internalError("Generation failed: \(error)")))
             }
+            statistics.withValue {
+                $0.running = nil
+                $0.active.removeAll { $0 === job }
+            }
+            job.events.finish()
+            // After the response has ended: the next request waits for this, the client does not.
+            if let newlyRead { keepInStore(newlyRead) }
         }
     }
 
@@ -153,17 +171,20 @@ public final class GenerationEngine: @unchecked Sendable {
         return !jobs.isEmpty
     }
 
-    private func run(_ job: GenerationJob) throws -> CompletionOutcome {
+    /// Runs `job`; `newlyRead` is set to its session when it read or wrote tokens that no kept reading holds.
+    private func run(_ job: GenerationJob, newlyRead: inout InferenceSession?) throws -> CompletionOutcome {
         let tokens = job.tokens
         guard !job.isCancelled else {
             return CompletionOutcome(sequences: [], promptTokens: tokens.count, reusedTokens: 0, truncated: job.truncated, prefillSeconds: 0, decodeSeconds: 0)
         }
-        let taken = try readings.take(for: tokens, reuse: job.request.reusePrompt)
+        let taken = try takeReading(for: tokens, reuse: job.request.reusePrompt)
         var reading = taken.reading
         let kept = taken.kept
         var session = reading.session
-        defer { readings.keep(reading) }
-        let request = job.request
+        defer {
+            readings.keep(reading)
+            if session.position > kept { newlyRead = session }
+        }
         let clock = ContinuousClock()
         let start = clock.now
         job.events.yield(.progress(processed: kept, total: tokens.count, cached: kept, seconds: 0))
@@ -184,6 +205,45 @@ public final class GenerationEngine: @unchecked Sendable {
             return CompletionOutcome(sequences: [], promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated, prefillSeconds: prefillSeconds, decodeSeconds: 0)
         }
 
+        let (sequences, decodeSeconds) = try writeSequences(for: job, reading: &reading, session: &session)
+        let outcome = CompletionOutcome(
+            sequences: sequences, promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated,
+            prefillSeconds: prefillSeconds, decodeSeconds: decodeSeconds)
+        record(outcome, newPromptTokens: tokens.count - kept)
+        return outcome
+    }
+
+    /// A reading holding the longest beginning of `tokens` kept in memory, or restored from the reading store when
+    /// that holds a longer one (a story read before the server last started, or since pushed out of memory).
+    private func takeReading(for tokens: [Int], reuse: Bool) throws -> (reading: ReadingCache.Reading, kept: Int) {
+        if reuse, let readingStore, let states {
+            let inMemory = readings.reusableTokens(for: tokens)
+            if inMemory < tokens.count - 1,
+               let session = readingStore.session(for: tokens, format: cachePlan.format, states: states, spill: spill(), beyond: inMemory, notice: notice) {
+                return (ReadingCache.Reading(session: session), session.position)
+            }
+        }
+        return try readings.take(for: tokens, reuse: reuse)
+    }
+
+    /// Keeps `session`'s reading in the store for later requests and later servers; problems are notices only.
+    private func keepInStore(_ session: InferenceSession) {
+        guard let readingStore, let states else { return }
+        readingStore.keep(session, states: states, opening: story.tokenizer.decode(Array(session.tokens.prefix(40))), notice: notice)
+    }
+
+    private func spill() -> KVSpill? {
+        cachePlan.memoryBudget.map { KVSpill(budgetBytes: $0, directory: spillDirectory) }
+    }
+
+    /// The request's `n` sequences (OpenAI's `n`), each written from the prediction after the prompt, and the
+    /// seconds spent decoding them. They are written one after another, each with the next seed; this is the one
+    /// place to switch to a batched decode of the `n` sequences sharing the reading, once the engine has one.
+    private func writeSequences(
+        for job: GenerationJob, reading: inout ReadingCache.Reading, session: inout InferenceSession
+    ) throws -> (sequences: [CompletedSequence], decodeSeconds: Double) {
+        let request = job.request
+        let promptLength = job.tokens.count
         var sequences: [CompletedSequence] = []
         var decodeSeconds = 0.0
         let firstSeed = request.options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
@@ -198,18 +258,18 @@ public final class GenerationEngine: @unchecked Sendable {
             // kept with the reading for the others.
             if index > 0 {
                 guard let logits = reading.promptLogits else { break }
-                try session.rewind(to: tokens.count, predicting: logits)
+                try session.rewind(to: promptLength, predicting: logits)
             }
             var logprobs: [TokenLogprob] = []
             let result = try generator.generate(
-                continuing: [], in: &session, chunkSize: configuration.chunkSize,
+                continuing: [], in: &session, chunkSize: configuration.chunkSize, stopTokens: request.stopTokens,
                 onText: { piece in
                     if index == 0 { statistics.withValue { $0.pendingText += piece } }
                     job.events.yield(.text(index: index, piece: piece))
                 },
                 onToken: { token, logits in
-                    if reading.promptLength != tokens.count {
-                        reading.promptLength = tokens.count
+                    if reading.promptLength != promptLength {
+                        reading.promptLength = promptLength
                         reading.promptLogits = logits
                     }
                     guard request.topLogprobs > 0 else { return }
@@ -221,11 +281,7 @@ public final class GenerationEngine: @unchecked Sendable {
             if case .stopText(let stop) = result.stopReason, !request.trimStop { text += stop }
             sequences.append(CompletedSequence(text: text, tokenIDs: result.tokenIDs, stopReason: result.stopReason, seed: result.seed, logprobs: logprobs))
         }
-        let outcome = CompletionOutcome(
-            sequences: sequences, promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated,
-            prefillSeconds: prefillSeconds, decodeSeconds: decodeSeconds)
-        record(outcome, newPromptTokens: tokens.count - kept)
-        return outcome
+        return (sequences, decodeSeconds)
     }
 
     private func record(_ outcome: CompletionOutcome, newPromptTokens: Int) {

@@ -19,9 +19,14 @@ struct JSONFields {
         self.object = object
     }
 
+    init(object: [String: JSONValue]) {
+        self.object = object
+    }
+
     func has(_ key: String) -> Bool { value(key) != nil }
 
-    private func value(_ key: String) -> JSONValue? {
+    /// The field as it was sent, for a field of several possible shapes; nil when missing or null.
+    func value(_ key: String) -> JSONValue? {
         guard let value = object[key], !value.isNull else { return nil }
         return value
     }
@@ -62,6 +67,30 @@ struct JSONFields {
         if let one = value.string { return [one] }
         guard let list = value.array, list.allSatisfy({ $0.string != nil }) else { throw .badRequest("\(key) must be a string or a list of strings.") }
         return list.compactMap(\.string)
+    }
+
+    /// A list of JSON objects (OpenAI's `messages`), each read field by field; `name` says what one is in a message.
+    func objects(_ key: String, name: String) throws(APIError) -> [JSONFields]? {
+        guard let value = value(key) else { return nil }
+        guard let list = value.array else { throw .badRequest("\(key) must be a list of \(name) objects.") }
+        var objects: [JSONFields] = []
+        for (position, element) in list.enumerated() {
+            guard let object = element.object else { throw .badRequest("\(key)[\(position)] must be a \(name) object ({…}).") }
+            objects.append(JSONFields(object: object))
+        }
+        return objects
+    }
+
+    /// An object of numbers keyed by text (OpenAI's `logit_bias`: token id → bias).
+    func numbers(_ key: String) throws(APIError) -> [String: Double]? {
+        guard let value = value(key) else { return nil }
+        guard let members = value.object else { throw .badRequest("\(key) must be an object of numbers, e.g. {\"50256\": -100}.") }
+        var numbers: [String: Double] = [:]
+        for (name, member) in members {
+            guard let number = member.double, number.isFinite else { throw .badRequest("\(key)[\"\(name)\"] must be a number.") }
+            numbers[name] = number
+        }
+        return numbers
     }
 
     func ints(_ key: String) throws(APIError) -> [Int]? {

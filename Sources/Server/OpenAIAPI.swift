@@ -49,7 +49,7 @@ extension StoryServer {
     }
 
     /// Token counts; `prompt_tokens_details.cached_tokens` is how many prompt tokens were not read again.
-    private func usage(_ outcome: CompletionOutcome) -> [String: Any] {
+    func usage(_ outcome: CompletionOutcome) -> [String: Any] {
         [
             "prompt_tokens": outcome.promptTokens, "completion_tokens": outcome.generatedTokens,
             "total_tokens": outcome.promptTokens + outcome.generatedTokens,

@@ -39,20 +39,33 @@ final class ReadingCache {
     /// A reading sharing less than half of its prompt, and less than `sameStoryTokens`, is another story's, left alone
     /// unless there is no room for one more.
     func take(for tokens: [Int], reuse: Bool) throws -> (reading: Reading, kept: Int) {
-        guard reuse else { return (Reading(session: makeSession()), 0) }
-        let shared = entries.map { zip($0.session.tokens, tokens).prefix { $0 == $1 }.count }
-        guard let best = shared.indices.max(by: { shared[$0] < shared[$1] }), shared[best] > 0,
-              shared[best] * 2 >= entries[best].storyLength || shared[best] >= Self.sameStoryTokens || entries.count >= maxEntries else {
-            return (Reading(session: makeSession()), 0)
-        }
-        let reading = entries.remove(at: best)
-        if shared[best] == tokens.count, reading.promptLength == tokens.count, let logits = reading.promptLogits {
+        guard reuse, let match = bestMatch(for: tokens) else { return (Reading(session: makeSession()), 0) }
+        let reading = entries.remove(at: match.position)
+        if match.whole, let logits = reading.promptLogits {
             try reading.session.rewind(to: tokens.count, predicting: logits)
             return (reading, tokens.count)
         }
-        let kept = min(shared[best], tokens.count - 1)
-        try reading.session.rewind(to: kept)
-        return (Reading(session: reading.session), kept)
+        try reading.session.rewind(to: match.kept)
+        return (Reading(session: reading.session), match.kept)
+    }
+
+    /// How many tokens of `tokens` `take` would find already read, without taking anything.
+    func reusableTokens(for tokens: [Int]) -> Int {
+        bestMatch(for: tokens)?.kept ?? 0
+    }
+
+    /// The kept reading `take` uses for `tokens`, and what it holds of them.
+    private func bestMatch(for tokens: [Int]) -> (position: Int, kept: Int, whole: Bool)? {
+        let shared = entries.map { zip($0.session.tokens, tokens).prefix { $0 == $1 }.count }
+        guard let best = shared.indices.max(by: { shared[$0] < shared[$1] }), shared[best] > 0,
+              shared[best] * 2 >= entries[best].storyLength || shared[best] >= Self.sameStoryTokens || entries.count >= maxEntries else {
+            return nil
+        }
+        let reading = entries[best]
+        if shared[best] == tokens.count, reading.promptLength == tokens.count, reading.promptLogits != nil {
+            return (best, tokens.count, true)
+        }
+        return (best, min(shared[best], tokens.count - 1), false)
     }
 
     /// Puts `reading` back as the most recently used, then lets the oldest go while there are too many or

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// `storywriter serve`: one model behind the KoboldAI, llama.cpp and OpenAI text-completion APIs, and a writing page.
+/// `storywriter serve`: one model behind the KoboldAI, llama.cpp and OpenAI completion APIs, and a writing page.
 public struct StoryServer: Sendable {
     public let engine: GenerationEngine
     var configuration: ServerConfiguration { engine.configuration }
@@ -86,6 +86,7 @@ struct StoryResponder: HTTPResponder {
             // OpenAI.
             "/v1/models": [.get: { server, _ in server.openAIModels() }],
             "/v1/completions": [.post: { server, call in try await server.openAICompletion(call) }],
+            "/v1/chat/completions": [.post: { server, call in try await server.openAIChatCompletion(call) }],
         ]
         for (path, methods) in routes where path.hasPrefix("/api/v1/") {
             routes["/api/latest/" + path.dropFirst("/api/v1/".count)] = methods

@@ -14,7 +14,9 @@ struct PerplexityCommand: ParsableCommand {
         abstract: "Score a manuscript: mean negative log-likelihood (nats) of tokens 2..N and perplexity.",
         discussion: """
             The file is read as a manuscript (UTF-8, byte-order mark dropped, CRLF turned into LF), tokenized \
-            without a BOS token, and fed through the model in one context, chunk by chunk.
+            without a BOS token, and fed through the model in one context, chunk by chunk. What the model read is \
+            kept in the reading store (see --state-dir), so a later continue or generate of the same text reads \
+            only what follows it.
             """
     )
 
@@ -33,6 +35,8 @@ struct PerplexityCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     @OptionGroup var kvCache: KVCacheFlags
+
+    @OptionGroup var store: ReadingStoreFlags
 
     @Flag(help: "Print one JSON object: {\"tokens\": N, \"mean_nll\": x, \"perplexity\": y}.")
     var json = false
@@ -61,6 +65,10 @@ struct PerplexityCommand: ParsableCommand {
             }
             reporter.say(session.cache.summary)
             print(json ? Self.jsonReport(result) : Self.textReport(result))
+            // Scoring needs every position's logits, which no kept reading has: it reads the text, then keeps it.
+            if let readingStore = try store.store() {
+                readingStore.keep(session, states: try SessionStateStore(model: mptModel), opening: manuscript.text, notice: reporter.say)
+            }
         } catch let error as CustomStringConvertible {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             throw ExitCode.failure

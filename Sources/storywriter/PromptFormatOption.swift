@@ -3,7 +3,7 @@ import Foundation
 import Generation
 import Manuscripts
 
-/// `--format`: the prompt format of `instruct` and `chat`, detected from the model folder unless given.
+/// `--format`: the prompt format of `instruct`, `chat` and the server's chat completions, detected from the model folder unless given.
 struct PromptFormatOption: ParsableArguments {
     @Option(name: .customLong("format"), help: ArgumentHelp(
         "Prompt format: plain (StoryWriter, base MPT-7B), dolly (MPT-7B-Instruct) or chatml (MPT-7B-Chat); default: told by the model folder.",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Generation
 import KVCache
 import Manuscripts
 import Server
@@ -11,10 +12,12 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the model to writing front-ends (Kobold Lite, SillyTavern, Mikupad) and to a writing page of its own.",
         discussion: """
             Answers the KoboldAI API as KoboldCpp serves it (/api/v1/generate, /api/extra/generate/stream, …), \
-            llama.cpp's server API (/completion, /tokenize, /props, …) and OpenAI's completions (/v1/completions), \
-            and serves a writing page at /. Requests are served one at a time, in the order they arrive. The server \
-            keeps the reading of the last few stories in memory: a request that resends a story with more at the end \
-            reads only what is new. It listens on 127.0.0.1; another --host needs --api-key.
+            llama.cpp's server API (/completion, /tokenize, /props, …) and OpenAI's completions and chat completions \
+            (/v1/completions, /v1/chat/completions; a conversation is written in the model's prompt format, see \
+            --format), and serves a writing page at /. Requests are served one at a time, in the order they arrive. \
+            The server keeps the reading of the last few stories in memory, and every reading in the reading store \
+            (as continue does): a request that resends a story with more at the end reads only what is new, even \
+            after a restart. It listens on 127.0.0.1; another --host needs --api-key.
             """
     )
 
@@ -43,6 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var kvCache: KVCacheFlags
 
+    @OptionGroup var store: ReadingStoreFlags
+
+    @OptionGroup var format: PromptFormatOption
+
     func validate() throws {
         if keepReadings < 1 { throw ValidationError("--keep-readings needs at least 1.") }
         if chunkSize < 1 { throw ValidationError("--chunk-size needs a positive number of tokens.") }
@@ -66,7 +73,12 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.chunkSize = chunkSize
             let plan = try kvCache.plan(for: story.model, tokens: configuration.contextLimit)
             progress.say(plan.summary)
-            let engine = GenerationEngine(story: story, configuration: configuration, cachePlan: plan, spillDirectory: kvCache.spillFolder)
+            let promptFormat = try format.renderer(for: story, folder: try model.url(), say: progress.say).format
+            let chatRenderer = try PromptRenderer(format: promptFormat.conversational, tokenizer: story.tokenizer)
+            if chatRenderer.format != promptFormat { progress.say("chat completions are written as a \(chatRenderer.format.name) (see the README)") }
+            let engine = try GenerationEngine(
+                story: story, configuration: configuration, cachePlan: plan, spillDirectory: kvCache.spillFolder, chatRenderer: chatRenderer,
+                readingStore: try store.store(), notice: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
             let server = try StoryServer(engine: engine)
             let shownHost = host.contains(":") ? "[\(host)]" : host
             try await server.run { port in

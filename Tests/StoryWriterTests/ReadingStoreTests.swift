@@ -1,4 +1,5 @@
 import Foundation
+import Generation
 import Testing
 
 /// The reading store (`--state-dir`): a later run reads only what it does not share with a kept reading, writes
@@ -125,6 +126,32 @@ import Testing
         #expect(edited.stdout == fresh.stdout)
     }
 
+    /// perplexity keeps what it read: a later continue of the same text reads none of it again.
+    @Test func perplexityKeepsItsReadingForALaterContinue() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // LF line ends: perplexity reads a manuscript with CRLF turned into LF, continue reads the book's own bytes.
+        let crlf = try Self.gatsbyBeginning(bytes: 30_000, in: folder, name: "crlf.txt")
+        let book = folder.appendingPathComponent("book.txt")
+        try String(contentsOf: crlf, encoding: .utf8).replacingOccurrences(of: "\r\n", with: "\n").write(to: book, atomically: true, encoding: .utf8)
+        let store = folder.appendingPathComponent("store")
+        let model = try Support.tinyModel
+
+        let scored = try StoryWriterProcess.run(["perplexity", book.path, "--model", model, "--json", "--state-dir", store.path], logs: folder)
+        try #require(scored.status == 0, "\(scored.stderr)")
+        let tokens = try #require((try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any])?["tokens"] as? Int)
+        #expect(scored.stderr.contains("kept this reading (\(PrefillProgress.grouped(tokens)) tokens"), "\(scored.stderr)")
+
+        let common = ["continue", book.path, "--model", model, "--print", "--max-new-tokens", "8", "--temperature", "0", "--checkpoint-interval", "0"]
+        let continued = try StoryWriterProcess.run(common + ["--state-dir", store.path], logs: folder)
+        try #require(continued.status == 0, "\(continued.stderr)")
+        #expect(continued.stderr.contains("reusing all \(PrefillProgress.grouped(tokens)) tokens"), "\(continued.stderr)")
+        #expect(Self.tokensRead(in: continued.stderr) == 0, "\(continued.stderr)")
+        let fresh = try StoryWriterProcess.run(common + ["--no-state"], logs: folder)
+        #expect(Self.tokensRead(in: fresh.stderr) == tokens)
+        #expect(continued.stdout == fresh.stdout)
+    }
+
     @Test(arguments: ["truncated", "bit-flipped"])
     func aDamagedEntryIsDroppedAndTheTextReadAgain(damage: String) throws {
         let folder = try Support.temporaryFolder()
@@ -156,34 +183,82 @@ import Testing
         #expect(again.stdout == reference.stdout)
     }
 
-    /// A full disk (simulated with a file-size limit: SIGXFSZ ignored, so writes fail with EFBIG), a store folder
-    /// that cannot be created (on sysfs, which refuses even root), and a cap smaller than one reading.
-    @Test func aStoreThatCannotTakeTheReadingGivesANoticeAndTheRightText() throws {
+    /// A store on a full disk: a tmpfs filled to the last block, mounted for this run alone (see
+    /// `StoryWriterProcess.privateMountNamespace`, which needs no root), so the kernel itself refuses the write
+    /// (ENOSPC). With the default cap (half of what is free) the store does not even try; with a cap that allows it,
+    /// the write fails, leaves nothing behind, and the run still writes the right text.
+    @Test func aStoreOnAFullDiskGivesANoticeAndTheRightText() throws {
+        let folder = try Support.temporaryFolder(), logs = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder); try? FileManager.default.removeItem(at: logs) }
+        let book = try Self.gatsbyBeginning(bytes: 20_000, in: folder)
+        let disk = folder.appendingPathComponent("disk")
+        try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+        let store = disk.appendingPathComponent("store"), listing = logs.appendingPathComponent("listing")
+        let common = ["continue", book.path, "--model", try Support.tinyModel, "--print", "--max-new-tokens", "8", "--temperature", "0"]
+        let reference = try StoryWriterProcess.run(common + ["--no-state"], logs: logs)
+        try #require(reference.status == 0 && !reference.stdout.isEmpty)
+
+        let fill = "mount -t tmpfs -o size=256k storywriter-full '\(disk.path)' && { dd if=/dev/zero of='\(disk.path)/filler' bs=4k 2>/dev/null; df -k '\(disk.path)' >&2; }"
+        let listStore = "ls -A '\(store.path)' > '\(listing.path)'"
+        for cap in [nil, "1GB"] {
+            let full = try StoryWriterProcess.run(
+                common + ["--state-dir", store.path] + (cap.map { ["--state-cache-size", $0] } ?? []), logs: logs,
+                shellSetup: fill, shellAfterwards: listStore, privateMounts: true)
+            #expect(full.status == 0, "\(full.stderr)")
+            #expect(full.stderr.contains(" 0 100% "), "the disk was not full: \(full.stderr)")
+            #expect(full.stderr.contains(cap == nil ? "not keeping this reading in the store" : "could not keep this reading in the store"), "\(full.stderr)")
+            #expect(full.stdout == reference.stdout)
+            let left = try String(contentsOf: listing, encoding: .utf8).split(separator: "\n")
+            #expect(left.allSatisfy { !$0.hasPrefix("reading-") && !$0.hasPrefix(".reading-") }, "left on the full disk: \(left)")
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: disk.path)) ?? []).isEmpty, "the tmpfs went with its run")
+    }
+
+    /// An existing store folder that is read-only (a read-only bind mount, which binds root too, unlike permission
+    /// bits): what it holds is still reused, and keeping the new reading fails with a notice. A store folder
+    /// that cannot even be created (on sysfs, which refuses root too) and a cap smaller than one reading: notices.
+    @Test func aReadOnlyStoreOrOneTooSmallGivesANoticeAndTheRightText() throws {
         let folder = try Support.temporaryFolder(), logs = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder); try? FileManager.default.removeItem(at: logs) }
         let book = try Self.gatsbyBeginning(bytes: 20_000, in: folder)
         let store = folder.appendingPathComponent("store")
         let common = ["continue", book.path, "--model", try Support.tinyModel, "--print", "--max-new-tokens", "8", "--temperature", "0"]
+        let readOnly = "mount --bind '\(store.path)' '\(store.path)' && mount -o remount,bind,ro '\(store.path)'"
+
+        // Empty and read-only.
+        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
         let reference = try StoryWriterProcess.run(common + ["--no-state"], logs: logs)
         try #require(reference.status == 0 && !reference.stdout.isEmpty)
-
-        let full = try StoryWriterProcess.run(common + ["--state-dir", store.path], logs: logs, shellSetup: "trap '' XFSZ; ulimit -f 100")
-        #expect(full.status == 0, "\(full.stderr)")
-        #expect(full.stderr.contains("could not keep this reading in the store"), "\(full.stderr)")
-        #expect(full.stdout == reference.stdout)
+        let empty = try StoryWriterProcess.run(common + ["--state-dir", store.path], logs: logs, shellSetup: readOnly, privateMounts: true)
+        #expect(empty.status == 0, "\(empty.stderr)")
+        #expect(empty.stderr.contains("could not keep this reading in the store \(store.path)"), "\(empty.stderr)")
+        #expect(empty.stderr.contains("Read-only file system"), "\(empty.stderr)")
+        #expect(empty.stdout == reference.stdout)
         #expect(Self.entries(in: store).isEmpty)
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: store.path)) ?? []).allSatisfy { !$0.hasSuffix(".partial") })
 
-        let readOnly = try StoryWriterProcess.run(common + ["--state-dir", "/sys/storywriter-store", "--state-cache-size", "1GB"], logs: logs)
-        #expect(readOnly.status == 0, "\(readOnly.stderr)")
-        #expect(readOnly.stderr.contains("could not keep this reading in the store /sys/storywriter-store"), "\(readOnly.stderr)")
-        #expect(readOnly.stdout == reference.stdout)
+        // Holding a reading of the book's beginning, read-only, for the whole book.
+        let shorter = try Self.gatsbyBeginning(bytes: 10_000, in: folder, name: "shorter.txt")
+        let kept = try StoryWriterProcess.run(["continue", shorter.path] + common.dropFirst(2) + ["--state-dir", store.path], logs: logs)
+        try #require(kept.status == 0 && Self.entries(in: store).count == 1, "\(kept.stderr)")
+        let entry = try Support.bytes(try #require(Self.entries(in: store).first))
+        let reused = try StoryWriterProcess.run(common + ["--state-dir", store.path], logs: logs, shellSetup: readOnly, privateMounts: true)
+        #expect(reused.status == 0, "\(reused.stderr)")
+        #expect(Self.reuse(in: reused.stderr) != nil, "\(reused.stderr)")
+        #expect(reused.stderr.contains("could not keep this reading in the store \(store.path)"), "\(reused.stderr)")
+        #expect(reused.stdout == reference.stdout)
+        #expect(try Self.entries(in: store).map { try Support.bytes($0) } == [entry], "the read-only store is as it was")
 
-        let small = try StoryWriterProcess.run(common + ["--state-dir", store.path, "--state-cache-size", "4KB"], logs: logs)
-        #expect(small.status == 0, "\(small.stderr)")
-        #expect(small.stderr.contains("not keeping this reading in the store"), "\(small.stderr)")
-        #expect(small.stdout == reference.stdout)
-        #expect(Self.entries(in: store).isEmpty)
+        let uncreatable = try StoryWriterProcess.run(common + ["--state-dir", "/sys/storywriter-store", "--state-cache-size", "1GB"], logs: logs)
+        #expect(uncreatable.status == 0, "\(uncreatable.stderr)")
+        #expect(uncreatable.stderr.contains("could not keep this reading in the store /sys/storywriter-store"), "\(uncreatable.stderr)")
+        #expect(uncreatable.stdout == reference.stdout)
+
+        let small = folder.appendingPathComponent("small")
+        let tooSmall = try StoryWriterProcess.run(common + ["--state-dir", small.path, "--state-cache-size", "4KB"], logs: logs)
+        #expect(tooSmall.status == 0, "\(tooSmall.stderr)")
+        #expect(tooSmall.stderr.contains("not keeping this reading in the store"), "\(tooSmall.stderr)")
+        #expect(tooSmall.stdout == reference.stdout)
+        #expect(Self.entries(in: small).isEmpty)
     }
 
     /// Two workers on one store at once, then `states` and `states prune`; a cap evicts the least recently used.

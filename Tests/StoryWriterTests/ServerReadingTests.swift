@@ -1,4 +1,5 @@
 import Foundation
+import Generation
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,45 @@ import Glibc
         #expect(perf["last_reused_count"] as? Int == reused)
         #expect(perf["last_input_count"] as? Int == (secondResult["prompt_tokens"] as? Int ?? 0) - reused)
         Self.record("Gatsby: first request \(firstTokens) prompt tokens in \(String(format: "%.2f", firstSeconds)) s; second reused \(reused), took \(String(format: "%.2f", secondSeconds)) s (\(String(format: "%.1f", firstSeconds / secondSeconds))x faster)")
+    }
+
+    /// What one server read is kept in the reading store; a server started later over the same store (its memory
+    /// empty) starts from it, and writes what the first wrote.
+    @Test func aSecondServerReusesWhatTheFirstKeptInTheStore() throws {
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("storywriter-serve-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: store) }
+        let request: [String: Any] = ["prompt": String(try gatsby().prefix(12_000)), "max_tokens": 6, "temperature": 0]
+        func usage(_ reply: HTTPReply) -> (prompt: Int, cached: Int, text: String) {
+            let usage = reply.json["usage"] as? [String: Any]
+            return (usage?["prompt_tokens"] as? Int ?? -1, (usage?["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int ?? -1,
+                    ((reply.json["choices"] as? [[String: Any]])?.first?["text"] as? String) ?? "")
+        }
+
+        let first = try ServedModel(["--state-dir", store.path])
+        let firstReply = usage(try first.send("POST", "/v1/completions", json: request))
+        #expect(firstReply.prompt > 2000 && firstReply.cached == 0)
+        // Kept after the response has gone out.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !first.stderr.contains("kept this reading"), ContinuousClock.now < deadline { usleep(20_000) }
+        #expect(first.stderr.contains("kept this reading"), "\(first.stderr)")
+        #expect(first.stop(), "the first server was still running")
+
+        let second = try ServedModel(["--state-dir", store.path])
+        defer { second.stop() }
+        let secondReply = usage(try second.send("POST", "/v1/completions", json: request))
+        // All but the last prompt token: the stored reading goes on past the prompt (what the first server wrote),
+        // so the prediction right after the prompt is computed again.
+        #expect(secondReply.cached == firstReply.prompt - 1, "reused \(secondReply.cached) of \(firstReply.prompt)")
+        #expect(second.stderr.contains("reusing \(PrefillProgress.grouped(firstReply.prompt - 1)) of"), "\(second.stderr)")
+        #expect(secondReply.text == firstReply.text)
+        #expect(try second.send("GET", "/api/extra/perf").json["last_reused_count"] as? Int == firstReply.prompt - 1)
+
+        // --no-state: neither looked at nor kept.
+        let without = try ServedModel(["--no-state"])
+        defer { without.stop() }
+        let withoutReply = usage(try without.send("POST", "/v1/completions", json: request))
+        #expect(withoutReply.cached == 0 && withoutReply.text == firstReply.text)
+        #expect(!without.stderr.contains("store"), "\(without.stderr)")
     }
 
     /// Measurements go to a file named by STORYWRITER_SERVE_REPORT, never to stdout.

@@ -12,11 +12,12 @@ final class ServedModel: @unchecked Sendable {
     /// From launch until the server said it was listening.
     let startupSeconds: Double
 
-    /// Starts the server and waits (at most 30 s) for its "serving … at http://127.0.0.1:PORT/" line.
-    init(_ extraArguments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Starts the server (with the tiny model unless `model` names another folder) and waits (at most 30 s) for its
+    /// "serving … at http://127.0.0.1:PORT/" line.
+    init(_ extraArguments: [String] = [], model: URL? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
         logs = FileManager.default.temporaryDirectory.appendingPathComponent("storywriter-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        let model = try Fixtures.require(Fixtures.model("tiny-storywriter"), sourceLocation: sourceLocation)
+        let model = try model ?? Fixtures.require(Fixtures.model("tiny-storywriter"), sourceLocation: sourceLocation)
         started = try StoryWriterProcess.start(["serve", "--model", model.path, "--port", "0"] + extraArguments, logs: logs)
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
@@ -50,6 +51,9 @@ final class ServedModel: @unchecked Sendable {
     }
 
     var isRunning: Bool { started.process.isRunning }
+
+    /// What the server has written on stderr so far.
+    var stderr: String { (try? String(contentsOf: started.stderr, encoding: .utf8)) ?? "" }
 
     /// The server's resident memory in KiB, from /proc.
     var residentKiB: Int {

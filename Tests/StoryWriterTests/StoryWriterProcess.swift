@@ -20,17 +20,22 @@ enum StoryWriterProcess {
     }
 
     /// Starts `storywriter arguments` with stdout and stderr in files under `logs`; with `shellSetup`, through
-    /// /bin/sh, which runs it first (e.g. to set a resource limit). `STORYWRITER_MODEL` is cleared so the
+    /// /bin/sh, which runs it first (e.g. to set a resource limit), and `shellAfterwards` once it has exited (its exit
+    /// status is kept). With `privateMounts` the shell runs in a mount namespace of its own (see
+    /// `privateMountNamespace`), where the setup may mount a file system for this run alone. `STORYWRITER_MODEL` is cleared so the
     /// caller's environment cannot choose a model for the test, and `STORYWRITER_STATE_DIR` names a fresh reading
     /// store under `logs` (removed by `finish`), so a run never reads or fills the user's store; a test of the
     /// store passes its own --state-dir.
     /// `input` becomes its standard input (read from a file under `logs`); without it, it inherits the test's.
     static func start(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil,
-                      input: String? = nil) throws -> Started {
+                      shellAfterwards: String? = nil, privateMounts: Bool = false, input: String? = nil) throws -> Started {
         let process = Process()
         if let shellSetup {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", shellSetup + "; exec \"$0\" \"$@\"", Fixtures.executable.path] + arguments
+            let script = shellSetup + (shellAfterwards.map { "; \"$0\" \"$@\"; status=$?; \($0); exit $status" } ?? "; exec \"$0\" \"$@\"")
+            let shell = ["/bin/sh", "-c", script, Fixtures.executable.path] + arguments
+            let launcher = privateMounts ? privateMountNamespace + shell : shell
+            process.executableURL = URL(fileURLWithPath: launcher[0])
+            process.arguments = Array(launcher.dropFirst())
         } else {
             process.executableURL = Fixtures.executable
             process.arguments = arguments
@@ -73,7 +78,16 @@ enum StoryWriterProcess {
     }
 
     static func run(_ arguments: [String], logs: URL = FileManager.default.temporaryDirectory, shellSetup: String? = nil,
-                    input: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-        try finish(try start(arguments, logs: logs, shellSetup: shellSetup, input: input), sourceLocation: sourceLocation)
+                    shellAfterwards: String? = nil, privateMounts: Bool = false, input: String? = nil,
+                    sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+        try finish(try start(arguments, logs: logs, shellSetup: shellSetup, shellAfterwards: shellAfterwards, privateMounts: privateMounts, input: input),
+                   sourceLocation: sourceLocation)
+    }
+
+    /// A command prefix that runs its command in a mount namespace of its own: what it mounts nobody else sees, and
+    /// it is gone when the command exits, whatever happens to the test. Root gets a plain mount namespace; any other
+    /// user a user namespace in which it is root (`--map-root-user`), where it may mount a tmpfs or a bind mount too.
+    static var privateMountNamespace: [String] {
+        geteuid() == 0 ? ["/usr/bin/unshare", "--mount", "--propagation", "private"] : ["/usr/bin/unshare", "--user", "--map-root-user", "--mount"]
     }
 }

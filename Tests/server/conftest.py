@@ -36,8 +36,9 @@ def synthesize_tiny_storywriter(folder: Path) -> Path:
 def server_url():
     with tempfile.TemporaryDirectory(prefix="storywriter-server-tests-") as folder, tempfile.TemporaryFile(mode="w+") as log:
         model = synthesize_tiny_storywriter(Path(folder))
+        # A reading store of its own, removed with the folder: the tests never read or fill the user's.
         process = subprocess.Popen(
-            [str(storywriter_binary()), "serve", "--model", str(model), "--port", "0"],
+            [str(storywriter_binary()), "serve", "--model", str(model), "--port", "0", "--state-dir", str(Path(folder) / "store")],
             stdout=subprocess.DEVNULL, stderr=log, env={k: v for k, v in os.environ.items() if k != "STORYWRITER_MODEL"})
         try:
             deadline = time.monotonic() + 30

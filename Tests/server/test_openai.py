@@ -1,4 +1,4 @@
-"""The official `openai` package, pointed at storywriter serve, gets completions, streamed and not."""
+"""The official `openai` package, pointed at storywriter serve, gets completions and chat completions, streamed and not."""
 import openai
 
 
@@ -47,3 +47,45 @@ def test_a_bad_value_is_a_400_the_client_reports(server_url):
         assert "top_p" in str(error)
     else:
         raise AssertionError("top_p 3 was accepted")
+
+
+CONVERSATION = [
+    {"role": "system", "content": "A story told in turns."},
+    {"role": "user", "content": "Tell me about the lighthouse."},
+]
+
+
+def test_chat_completion(server_url):
+    completion = client(server_url).chat.completions.create(
+        model="tiny-storywriter", messages=CONVERSATION, max_tokens=8, temperature=0, seed=3)
+    assert completion.object == "chat.completion"
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str)
+    assert choice.finish_reason in ("length", "stop")
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+
+
+def test_streamed_chat_completion_matches_the_whole_one(server_url):
+    api = client(server_url)
+    whole = api.chat.completions.create(model="m", messages=CONVERSATION, max_completion_tokens=10, temperature=0)
+    chunks = list(api.chat.completions.create(
+        model="m", messages=CONVERSATION, max_completion_tokens=10, temperature=0, stream=True,
+        stream_options={"include_usage": True}))
+    assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
+    deltas = [chunk.choices[0] for chunk in chunks if chunk.choices]
+    assert deltas[0].delta.role == "assistant"
+    assert "".join(choice.delta.content or "" for choice in deltas) == whole.choices[0].message.content
+    assert deltas[-1].finish_reason == whole.choices[0].finish_reason
+    assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
+    # The same conversation again: its reading is reused.
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens == whole.usage.prompt_tokens
+
+
+def test_a_bad_message_is_a_400_the_client_reports(server_url):
+    try:
+        client(server_url).chat.completions.create(model="m", messages=[{"role": "tool", "content": "42", "tool_call_id": "x"}])
+    except openai.BadRequestError as error:
+        assert "tool" in str(error)
+    else:
+        raise AssertionError("a tool message was accepted")
