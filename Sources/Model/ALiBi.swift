@@ -51,11 +51,11 @@ public enum ALiBi {
         return largestScore - Double(slope) * Double(distance) < Double(runningMaximum) - zeroWeightGap
     }
 
-    /// `Exponential` gives 0 below `Exponential.zeroBelow`; this leaves more than a unit of room for rounding.
+    /// `Exponential` gives 0 below `Exponential.zeroBelow` (−87.3); 88.5 leaves more than a unit of room for rounding.
     private static let zeroWeightGap = (-Double(Exponential.zeroBelow)).rounded(.up) + 0.5
 }
 
-/// Attention's skip of the key blocks ALiBi puts out of reach (`ALiBi.outOfReach`), for one session: per layer,
+/// Attention's skip of the key blocks ALiBi puts out of reach (`ALiBi.outOfReach`), for one cache: per layer,
 /// block and head, the longest key of the block as attention reads it (decoded), measured the first time
 /// attention reads the block, with how many of the block's rows that covers. With it, a block can be seen
 /// not to matter to a query without reading it again. A new session (a restored state too) has measured
@@ -64,36 +64,37 @@ public enum ALiBi {
 /// Each head's slots are written only by the worker attending that head, so heads are served concurrently;
 /// the blocks of a layer are covered (`cover`) before the workers start.
 final class DistantKeys: @unchecked Sendable {
-    private var bounds: [[KeyNormBounds]]
-    /// Per head, the (key block, query tile) score products computed and skipped.
-    private let computedTiles: UnsafeMutablePointer<Int>
-    private let skippedTiles: UnsafeMutablePointer<Int>
+    /// The longest key's norm, over the block's first `rows` rows.
+    private struct Bound {
+        var norm: Float = 0
+        var rows = 0
+    }
+
+    /// The (key block, query tile) score products computed and skipped.
+    private struct Tally {
+        var computed = 0
+        var skipped = 0
+    }
+
+    private var bounds: [[PerHead<Bound>]]
+    private let tallies: PerHead<Tally>
     private let heads: Int
 
     init(layers: Int, heads: Int) {
         self.heads = heads
         bounds = Array(repeating: [], count: layers)
-        computedTiles = .allocate(capacity: heads)
-        computedTiles.initialize(repeating: 0, count: heads)
-        skippedTiles = .allocate(capacity: heads)
-        skippedTiles.initialize(repeating: 0, count: heads)
-    }
-
-    deinit {
-        computedTiles.deallocate()
-        skippedTiles.deallocate()
+        tallies = PerHead(heads, Tally())
     }
 
     /// What attention computed and skipped so far.
     var statistics: AttentionStatistics {
-        AttentionStatistics(
-            computedTiles: (0..<heads).reduce(0) { $0 + computedTiles[$1] },
-            skippedTiles: (0..<heads).reduce(0) { $0 + skippedTiles[$1] })
+        let all = (0..<heads).map { tallies[$0] }
+        return AttentionStatistics(computedTiles: all.reduce(0) { $0 + $1.computed }, skippedTiles: all.reduce(0) { $0 + $1.skipped })
     }
 
     /// Makes room for `blocks` blocks in `layer`; call before the workers start.
     func cover(layer: Int, blocks: Int) {
-        while bounds[layer].count < blocks { bounds[layer].append(KeyNormBounds(heads: heads)) }
+        while bounds[layer].count < blocks { bounds[layer].append(PerHead(heads, Bound())) }
     }
 
     /// The cache lost every position from `position` on: the bounds of the blocks it dropped go, and those of
@@ -102,7 +103,9 @@ final class DistantKeys: @unchecked Sendable {
         let keptBlocks = (max(0, position) + blockSize - 1) / blockSize
         for layer in bounds.indices {
             bounds[layer].removeLast(max(0, bounds[layer].count - keptBlocks))
-            if bounds[layer].count == keptBlocks { bounds[layer].last?.forget() }
+            if bounds[layer].count == keptBlocks, let last = bounds[layer].last {
+                for head in 0..<heads { last[head] = Bound() }
+            }
         }
     }
 
@@ -114,7 +117,7 @@ final class DistantKeys: @unchecked Sendable {
         rows: Int, firstPosition: Int, queryNorms: UnsafePointer<Float>, maxima: UnsafePointer<Float>
     ) -> [Int] {
         guard keys.lowerBound <= firstPosition + rows - 1 else { return [] }
-        let keyNorm = bounds[layer][block].norm(head: head, count: keys.count)
+        let keyNorm = knownNorm(layer: layer, block: block, head: head, rows: keys.count)
         let firstSeeing = max(0, keys.lowerBound - firstPosition)
         let tileStarts = Array(stride(from: firstSeeing / Attention.queryTile * Attention.queryTile, to: rows, by: Attention.queryTile))
         // A tile's rows keep their maxima until that tile is processed, so deciding up front is final.
@@ -126,17 +129,22 @@ final class DistantKeys: @unchecked Sendable {
                     distance: firstPosition + row - (keys.upperBound - 1), runningMaximum: maxima[row])
             }
         }
-        computedTiles[head] += inReach.count
-        skippedTiles[head] += tileStarts.count - inReach.count
+        tallies[head].computed += inReach.count
+        tallies[head].skipped += tileStarts.count - inReach.count
         return inReach
     }
 
     /// Measures the longest of a block's `count` keys (`headDim` floats each) the first time attention reads them.
     func measure(keys: UnsafePointer<Float>, count: Int, headDim: Int, layer: Int, block: Int, head: Int) {
-        let bound = bounds[layer][block]
-        guard bound.norm(head: head, count: count) == nil else { return }
+        guard knownNorm(layer: layer, block: block, head: head, rows: count) == nil else { return }
         let longest = (0..<count).reduce(Float(0)) { max($0, Vector.norm(keys + $1 * headDim, count: headDim)) }
-        bound.record(longest, head: head, count: count)
+        bounds[layer][block][head] = Bound(norm: longest, rows: count)
+    }
+
+    /// The bound for `head`, if it was measured over exactly the block's current `rows`.
+    private func knownNorm(layer: Int, block: Int, head: Int, rows: Int) -> Float? {
+        let bound = bounds[layer][block][head]
+        return bound.rows == rows && rows > 0 ? bound.norm : nil
     }
 }
 
@@ -147,36 +155,24 @@ public struct AttentionStatistics: Sendable, Equatable {
     public let skippedTiles: Int
 }
 
-/// For one block, per head: the longest key's norm and how many of the block's rows it covers.
-private final class KeyNormBounds {
-    private let norms: UnsafeMutablePointer<Float>
-    private let rows: UnsafeMutablePointer<Int>
-    private let heads: Int
+/// One value per head in memory of its own, so the workers attending different heads write their slots at once.
+private final class PerHead<Value> {
+    private let slots: UnsafeMutablePointer<Value>
+    private let count: Int
 
-    init(heads: Int) {
-        self.heads = heads
-        norms = .allocate(capacity: heads)
-        norms.initialize(repeating: 0, count: heads)
-        rows = .allocate(capacity: heads)
-        rows.initialize(repeating: 0, count: heads)
+    init(_ count: Int, _ initial: Value) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: initial, count: count)
     }
 
     deinit {
-        norms.deallocate()
-        rows.deallocate()
+        slots.deinitialize(count: count)
+        slots.deallocate()
     }
 
-    /// The bound for `head`, if it was recorded over exactly the block's current `count` rows.
-    func norm(head: Int, count: Int) -> Float? {
-        rows[head] == count && count > 0 ? norms[head] : nil
-    }
-
-    func record(_ norm: Float, head: Int, count: Int) {
-        norms[head] = norm
-        rows[head] = count
-    }
-
-    func forget() {
-        rows.update(repeating: 0, count: heads)
+    subscript(head: Int) -> Value {
+        get { slots[head] }
+        set { slots[head] = newValue }
     }
 }

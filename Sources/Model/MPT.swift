@@ -12,8 +12,9 @@ import Weights
 //     logits = logit_scale · (lm_head · LayerNorm_f(x))               lm_head is wte when the embeddings are tied
 //
 // No biases anywhere (MPT trains with no_bias). This file holds the weights as the checkpoint names them and
-// the forward over a chunk of tokens; `Attention` is the attention, `ALiBi` its position bias,
-// `InferenceSession` the running text (tokens, KV cache, prefill and decode).
+// the forward over a chunk of tokens. The hyperparameters come from config.json (`MPTConfiguration`, module
+// Weights); `Attention` is the attention, `ALiBi` its position bias, `InferenceSession` the running text
+// (tokens, KV cache, prefill and decode).
 
 /// The precision the model's matrices are used in: as stored in the checkpoint (mapped, never copied), or
 /// re-encoded as `q8` at load (`--weights q8`): faster decode at a small loss of exactness, since decode
