@@ -35,12 +35,12 @@ let package = Package(
         .target(name: "KVCache", dependencies: ["Kernels", "CLZ4"], swiftSettings: engineSettings),
         .target(name: "Model", dependencies: ["Weights", "Kernels", "KVCache"], swiftSettings: engineSettings),
         .target(name: "Generation", dependencies: ["Model", "Tokenizer"], swiftSettings: engineSettings),
-        .target(name: "Manuscripts", dependencies: ["Generation", "Tokenizer", "Weights"], swiftSettings: engineSettings),
+        .target(name: "Manuscripts", dependencies: ["Generation", "Model", "KVCache", "Tokenizer", "Weights"], swiftSettings: engineSettings),
         // The HTTP server behind `storywriter serve`: the KoboldAI, llama.cpp and OpenAI text-completion APIs.
         .target(
             name: "Server",
             dependencies: [
-                "Tokenizer", "Model", "Generation", "Manuscripts",
+                "Tokenizer", "KVCache", "Model", "Generation", "Manuscripts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

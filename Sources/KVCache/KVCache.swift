@@ -10,8 +10,6 @@ public final class KVCache: @unchecked Sendable {
     /// The resident-memory budget, when blocks past it go to a spill file.
     public let spill: KVSpill?
     private var blocks: [[any KVBlock]]
-    /// Beside each block, its keys' norms once attention has measured them.
-    private var keyNorms: [[KeyNormBounds]]
     private var counts: [Int]
 
     public init(layout: KVCacheLayout, format: KVCacheFormat = .float32, spill: KVSpill? = nil) {
@@ -19,7 +17,6 @@ public final class KVCache: @unchecked Sendable {
         self.format = format
         self.spill = spill
         blocks = Array(repeating: [], count: layout.layers)
-        keyNorms = Array(repeating: [], count: layout.layers)
         counts = Array(repeating: 0, count: layout.layers)
     }
 
@@ -47,7 +44,6 @@ public final class KVCache: @unchecked Sendable {
         while done < rows {
             if blocks[layer].last.map({ $0.count == layout.blockSize }) ?? true {
                 blocks[layer].append(format.makeBlock(layout: layout))
-                keyNorms[layer].append(KeyNormBounds(heads: layout.heads))
             }
             let block = blocks[layer][blocks[layer].count - 1]
             let taken = min(rows - done, layout.blockSize - block.count)
@@ -63,17 +59,6 @@ public final class KVCache: @unchecked Sendable {
         try blocks[layer][block].keys(head: head, scratch: scratch)
     }
 
-    /// The largest norm of `head`'s keys in a block, as `keys(layer:block:head:scratch:)` returns them, if
-    /// recorded since the block last changed.
-    public func keyNorm(layer: Int, block: Int, head: Int) -> Float? {
-        keyNorms[layer][block].norm(head: head, count: blocks[layer][block].count)
-    }
-
-    /// Records that norm, measured on the block's current rows. Workers may record different heads at once.
-    public func recordKeyNorm(_ norm: Float, layer: Int, block: Int, head: Int) {
-        keyNorms[layer][block].record(norm, head: head, count: blocks[layer][block].count)
-    }
-
     /// `head`'s values of one block, as `keys(layer:block:head:scratch:)`.
     public func values(layer: Int, block: Int, head: Int, scratch: UnsafeMutablePointer<Float>) throws -> UnsafePointer<Float> {
         try blocks[layer][block].values(head: head, scratch: scratch)
@@ -84,9 +69,7 @@ public final class KVCache: @unchecked Sendable {
         for layer in 0..<layout.layers where counts[layer] > positions {
             let keptBlocks = (max(0, positions) + layout.blockSize - 1) / layout.blockSize
             blocks[layer].removeLast(blocks[layer].count - keptBlocks)
-            keyNorms[layer].removeLast(keyNorms[layer].count - keptBlocks)
             blocks[layer].last?.truncate(to: positions - (keptBlocks - 1) * layout.blockSize)
-            keyNorms[layer].last?.forget()
             // Positions will be appended to a block the cut left partial: it must be in memory.
             if let spilled = blocks[layer].last as? SpilledKVBlock, spilled.count < layout.blockSize, let restored = try? spilled.restored() {
                 blocks[layer][keptBlocks - 1] = restored
@@ -101,7 +84,6 @@ public final class KVCache: @unchecked Sendable {
     /// Appends a whole block (restored from a saved state) to `layer`, under the same budget as appended positions.
     func adopt(_ block: any KVBlock, layer: Int) {
         blocks[layer].append(block)
-        keyNorms[layer].append(KeyNormBounds(heads: layout.heads))
         counts[layer] += block.count
         spillLastBlockIfFull(layer: layer)
     }

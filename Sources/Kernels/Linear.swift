@@ -7,10 +7,19 @@ public enum Linear {
     /// bounded at 7B.
     public static let panelElements = 1 << 22
 
-    /// y[m × W.rows] = x[m × W.columns] · Wᵀ, or y += … with `accumulate` (used for residual connections).
+    /// y += x · Wᵀ: a residual connection. The product is summed into y as it is computed (sgemm's beta = 1,
+    /// panel by panel), which rounds otherwise than adding a separately computed product would.
+    public static func add(
+        _ weight: WeightMatrix, times x: UnsafePointer<Float>, rows m: Int,
+        to y: UnsafeMutablePointer<Float>, scratch: ScratchBuffer
+    ) {
+        apply(weight, to: x, rows: m, into: y, accumulate: true, scratch: scratch)
+    }
+
+    /// y[m × W.rows] = x[m × W.columns] · Wᵀ, or y += … with `accumulate` (as `add`).
     public static func apply(
         _ weight: WeightMatrix, to x: UnsafePointer<Float>, rows m: Int,
-        into y: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: ScratchBuffer
+        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, scratch: ScratchBuffer
     ) {
         guard m > 0 else { return }
         if m == 1 {

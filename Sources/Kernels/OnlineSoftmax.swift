@@ -3,35 +3,28 @@
 /// and the weighted-value accumulator, which it rescales by the returned factor before adding this
 /// tile's probabilities times values.
 public enum OnlineSoftmax {
-    /// `scores[0..<count]` hold one row's scaled query·key products for keys at positions
-    /// `firstKey ..< firstKey + count`; the query sits at `query`. Adds the ALiBi bias slope·(key − query),
-    /// masks keys after the query, and overwrites the scores with exp(score − newMaximum) (0 where masked).
+    /// `scores[0..<count]` hold one row's scores for a tile of keys, of which the row sees the first `visible`
+    /// (the causal mask hides the rest). Overwrites the scores with exp(score − newMaximum), 0 where masked.
     /// Returns exp(oldMaximum − newMaximum), the factor for the accumulator.
     public static func fold(
-        _ scores: UnsafeMutablePointer<Float>, count: Int,
-        firstKey: Int, query: Int, slope: Float,
+        _ scores: UnsafeMutablePointer<Float>, count: Int, visible: Int,
         maximum: inout Float, sum: inout Float
     ) -> Float {
-        let visible = max(0, min(count, query - firstKey + 1))
-        let offsets = SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7)
-        let start = Float(firstKey - query)
+        precondition((0...count).contains(visible), "OnlineSoftmax: more visible scores than scores")
         var tileMaximum = SIMD8<Float>(repeating: -.infinity)
         var index = 0
         while index + 8 <= visible {
-            let biased = Vector.load(scores + index).addingProduct(start + Float(index) + offsets, slope)
-            Vector.store(biased, to: scores + index)
-            tileMaximum = Vector.maximum(tileMaximum, biased)
+            tileMaximum = Vector.maximum(tileMaximum, Vector.load(scores + index))
             index += 8
         }
         var best = Vector.largest(tileMaximum)
         while index < visible {
-            scores[index] = scores[index].addingProduct(slope, start + Float(index))
             best = max(best, scores[index])
             index += 1
         }
         let newMaximum = max(maximum, best)
         guard newMaximum > -.infinity else {
-            (scores).update(repeating: 0, count: count)
+            scores.update(repeating: 0, count: count)
             return 1
         }
         let rescale = maximum == -.infinity ? 0 : Exponential.scalar(maximum - newMaximum)

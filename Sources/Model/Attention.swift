@@ -1,14 +1,21 @@
 import Kernels
 import KVCache
 
-/// Causal multi-head attention with ALiBi over everything in the KV cache, computed block by block with a
-/// running softmax ("flash attention" order), so memory stays constant however long the book is.
+/// Causal multi-head attention with ALiBi over everything in the KV cache. For one head and the query row at
+/// position i, over the cached keys j:
+///
+///     s_j = (scale · q_i) · k_j + slope · (j − i)      scores with the ALiBi bias
+///     p   = softmax(s over j ≤ i)                      the causal mask
+///     o_i = Σ_j p_j · v_j                              the weighted values
+///
+/// computed block by block with a running softmax ("flash attention" order), so memory stays constant however
+/// long the book is. `attendHead` is that algorithm; the tiling (`QueryTile`) and the skip of blocks ALiBi puts
+/// out of reach (`DistantKeys`) are its helpers.
 ///
 /// Each head is one task. It walks the cache's blocks once; each block's keys are turned to [headDim × keys]
-/// once and serve every tile of `queryTile` query rows: S = (scale · Q)·Kᵀ, the ALiBi bias, the causal mask
-/// and the online-softmax update on S, then O += P·V, both products by `TileProduct`. A chunk of a few rows
+/// once and serve every tile of `queryTile` query rows, both products by `TileProduct`. A chunk of a few rows
 /// (decode is a chunk of one) skips the transpose and takes each row's scores as dot products with the keys.
-struct Attention {
+public struct Attention {
     /// Query rows per score tile: 126 rows × 128 keys of scores (63 KB) stay in L2 beside the key and value tiles.
     static let queryTile = 21 * TileProduct.rowBlock
     /// From this many rows on, transposing a block's keys (two memory operations per key value) costs less
@@ -16,9 +23,29 @@ struct Attention {
     static let transposedKeysMinimumRows = 16
 
     let layout: KVCacheLayout
+    /// ALiBi's slope per head, and the softmax scale of the scores.
     let slopes: [Float]
     let scale: Float
-    let statistics: AttentionStatistics
+    /// The bounds on the cached keys' lengths that let attention skip distant blocks: they describe the cache
+    /// attention has read, so an `Attention` serves one cache.
+    private let distantKeys: DistantKeys
+
+    /// Attention over caches shaped `layout`, for one cache at a time.
+    public init(layout: KVCacheLayout, slopes: [Float], scale: Float) {
+        precondition(slopes.count == layout.heads, "Attention: one ALiBi slope per head")
+        self.layout = layout
+        self.slopes = slopes
+        self.scale = scale
+        distantKeys = DistantKeys(layers: layout.layers, heads: layout.heads)
+    }
+
+    /// What attention computed, and skipped as out of ALiBi's reach, so far.
+    public var statistics: AttentionStatistics { distantKeys.statistics }
+
+    /// The cache lost every position from `position` on: what attention knew of the cut blocks is stale.
+    public func cacheTruncated(to position: Int) {
+        distantKeys.forget(from: position, blockSize: layout.blockSize)
+    }
 
     /// Keys per block rounded up to whole column blocks of `TileProduct`; the padding keys are zero.
     private var paddedBlockSize: Int { roundUp(layout.blockSize, to: TileProduct.columnBlock) }
@@ -33,11 +60,12 @@ struct Attention {
     /// `queries`: rows × (heads·headDim) with row stride `queryStride` (the Q part of the QKV projection),
     /// for positions `firstPosition ..< firstPosition + rows`, whose keys and values are already in `cache`.
     /// Writes rows × (heads·headDim) outputs, head-major, into `output`.
-    func apply(
+    public func apply(
         queries: UnsafePointer<Float>, queryStride: Int, rows: Int, firstPosition: Int,
         layer: Int, cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: ScratchBuffer
     ) throws {
         guard rows > 0 else { return }
+        distantKeys.cover(layer: layer, blocks: cache.blockCount(layer: layer))
         let workers = min(Parallel.threads, layout.heads)
         let perWorker = scratchPerWorker(rows: rows)
         let memory = scratch.reserve(workers * perWorker)
@@ -57,112 +85,165 @@ struct Attention {
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
     }
 
+    /// One head for every row of the chunk, over every cached block.
     private func attendHead(
         _ head: Int, queries: UnsafePointer<Float>, queryStride: Int, rows: Int, firstPosition: Int,
         layer: Int, cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) throws {
-        let headDim = layout.headDim, keyStride = paddedBlockSize
-        let transposesKeys = rows >= Self.transposedKeysMinimumRows
-        let scaledQueries = scratch
-        let accumulators = scaledQueries + rows * headDim
-        let maxima = accumulators + rows * headDim
-        let sums = maxima + rows
-        let queryNorms = sums + rows
-        let transposedKeys = queryNorms + rows
-        let keyScratch = transposedKeys + headDim * keyStride
-        let valueScratch = keyScratch + layout.tileElements
-        let scores = valueScratch + layout.tileElements
-
+        let headDim = layout.headDim
+        let state = HeadScratch(scratch, rows: rows, headDim: headDim, keyStride: paddedBlockSize, tileElements: layout.tileElements)
+        // q ← scale · q, with its length for the skip rule; the running softmax starts empty.
         for row in 0..<rows {
-            Vector.scale(queries + row * queryStride + head * headDim, count: headDim, by: scale, into: scaledQueries + row * headDim)
-            queryNorms[row] = Vector.norm(scaledQueries + row * headDim, count: headDim)
+            Vector.scale(queries + row * queryStride + head * headDim, count: headDim, by: scale, into: state.queries + row * headDim)
+            state.queryNorms[row] = Vector.norm(state.queries + row * headDim, count: headDim)
         }
-        accumulators.update(repeating: 0, count: rows * headDim)
-        maxima.update(repeating: -.infinity, count: rows)
-        sums.update(repeating: 0, count: rows)
+        state.accumulators.update(repeating: 0, count: rows * headDim)
+        state.maxima.update(repeating: -.infinity, count: rows)
+        state.sums.update(repeating: 0, count: rows)
 
         // Newest block first: the nearest keys set each row's maximum early, so that distant blocks can be
-        // seen to be negligible (`DistantKeys`) before they are read.
-        let lastPosition = firstPosition + rows - 1
-        var computedTiles = 0, skippedTiles = 0
-        defer { statistics.record(computedTiles: computedTiles, skippedTiles: skippedTiles) }
+        // seen to be out of reach before they are read.
         for block in (0..<cache.blockCount(layer: layer)).reversed() {
-            let positions = cache.positions(layer: layer, block: block)
-            guard positions.lowerBound <= lastPosition else { continue }
-            let knownKeyNorm = cache.keyNorm(layer: layer, block: block, head: head)
-            let tileNeedsBlock = { (tileStart: Int) -> Bool in
-                guard let knownKeyNorm else { return true }
-                return (tileStart..<min(rows, tileStart + Self.queryTile)).contains { row in
-                    !DistantKeys.negligible(
-                        queryNorm: queryNorms[row], keyNorm: knownKeyNorm, slope: self.slopes[head],
-                        distance: firstPosition + row - (positions.upperBound - 1), runningMaximum: maxima[row])
-                }
-            }
-            // Rows before the block's first position see none of it; start at the first tile that does.
-            let firstSeeing = max(0, positions.lowerBound - firstPosition)
-            let firstTile = firstSeeing / Self.queryTile * Self.queryTile
-            let tileStarts = Array(stride(from: firstTile, to: rows, by: Self.queryTile))
-            // A tile's rows keep their maxima until that tile is processed, so deciding up front is final.
-            let neededTileStarts = tileStarts.filter(tileNeedsBlock)
-            computedTiles += neededTileStarts.count
-            skippedTiles += tileStarts.count - neededTileStarts.count
-            guard !neededTileStarts.isEmpty else { continue }
+            let keyPositions = cache.positions(layer: layer, block: block)
+            let tileStarts = distantKeys.tilesInReach(
+                layer: layer, block: block, keys: keyPositions, head: head, slope: slopes[head],
+                rows: rows, firstPosition: firstPosition, queryNorms: state.queryNorms, maxima: state.maxima)
+            guard !tileStarts.isEmpty else { continue }
+            let keys = try readKeys(layer: layer, block: block, head: head, count: keyPositions.count, rows: rows, cache: cache, state: state)
+            let values = try cache.values(layer: layer, block: block, head: head, scratch: state.values)
 
-            let keys = try cache.keys(layer: layer, block: block, head: head, scratch: keyScratch)
-            if knownKeyNorm == nil {
-                let longest = (0..<positions.count).reduce(Float(0)) { max($0, Vector.norm(keys + $1 * headDim, count: headDim)) }
-                cache.recordKeyNorm(longest, layer: layer, block: block, head: head)
-            }
-            if transposesKeys {
-                Transpose.apply(keys, rows: positions.count, columns: headDim, into: transposedKeys, stride: keyStride)
-            }
-            let values = try cache.values(layer: layer, block: block, head: head, scratch: valueScratch)
-
-            for tileStart in neededTileStarts {
-                let tileRows = min(Self.queryTile, rows - tileStart)
-                let tileLastPosition = firstPosition + tileStart + tileRows - 1
-                let keyCount = min(positions.upperBound, tileLastPosition + 1) - positions.lowerBound
-                let scoreStride = roundUp(keyCount, to: TileProduct.columnBlock)
-                let tileQueries = scaledQueries + tileStart * headDim
-                // A tile across the causal diagonal goes a register block of rows at a time, each only as far
-                // as its last row sees: the masked triangle is a quarter of the products at depth 0.
-                let crossesDiagonal = firstPosition + tileStart < positions.lowerBound + keyCount - 1
-                let groupRows = crossesDiagonal ? TileProduct.rowBlock : tileRows
-                let groupKeys = { (group: Int) in
-                    max(0, min(keyCount, firstPosition + tileStart + min(tileRows, group + groupRows) - positions.lowerBound))
+            for tileStart in tileStarts {
+                let tile = QueryTile(start: tileStart, chunkRows: rows, firstPosition: firstPosition, keys: keyPositions)
+                computeScores(tile, keys: keys, state: state)
+                for tileRow in 0..<tile.rows {
+                    let row = tile.start + tileRow, query = firstPosition + row
+                    let scores = state.scores + tileRow * tile.scoreStride
+                    // The causal mask: the row sees the block's keys up to its own position.
+                    let visible = max(0, min(tile.keyCount, query - keyPositions.lowerBound + 1))
+                    ALiBi.addBias(scores, count: visible, firstKey: keyPositions.lowerBound, query: query, slope: slopes[head])
+                    let rescale = OnlineSoftmax.fold(scores, count: tile.keyCount, visible: visible, maximum: &state.maxima[row], sum: &state.sums[row])
+                    if rescale != 1 { Vector.scale(state.accumulators + row * headDim, count: headDim, by: rescale) }
                 }
-                if transposesKeys {
-                    for group in stride(from: 0, to: tileRows, by: groupRows) {
-                        TileProduct.multiply(
-                            m: min(groupRows, tileRows - group), n: roundUp(groupKeys(group), to: TileProduct.columnBlock),
-                            k: headDim, a: tileQueries + group * headDim, lda: headDim,
-                            b: transposedKeys, ldb: keyStride, c: scores + group * scoreStride, ldc: scoreStride, accumulate: false)
-                    }
-                } else {
-                    let keyRows = WeightMatrix(rows: keyCount, columns: headDim, format: .float32, base: UnsafeRawPointer(keys))
-                    for tileRow in 0..<tileRows {
-                        MatrixVector.apply(keyRows, to: tileQueries + tileRow * headDim, into: scores + tileRow * scoreStride, accumulate: false)
-                    }
-                }
-                for tileRow in 0..<tileRows {
-                    let row = tileStart + tileRow
-                    let rescale = OnlineSoftmax.fold(
-                        scores + tileRow * scoreStride, count: keyCount,
-                        firstKey: positions.lowerBound, query: firstPosition + row, slope: slopes[head],
-                        maximum: &maxima[row], sum: &sums[row])
-                    if rescale != 1 { Vector.scale(accumulators + row * headDim, count: headDim, by: rescale) }
-                }
-                for group in stride(from: 0, to: tileRows, by: groupRows) {
-                    TileProduct.multiply(
-                        m: min(groupRows, tileRows - group), n: headDim, k: groupKeys(group),
-                        a: scores + group * scoreStride, lda: scoreStride, b: values, ldb: headDim,
-                        c: accumulators + (tileStart + group) * headDim, ldc: headDim, accumulate: true)
-                }
+                addWeightedValues(tile, values: values, state: state)
             }
         }
+        // o = Σ p·v / Σ p
         for row in 0..<rows {
-            Vector.scale(accumulators + row * headDim, count: headDim, by: 1 / sums[row], into: output + row * layout.width + head * headDim)
+            Vector.scale(state.accumulators + row * headDim, count: headDim, by: 1 / state.sums[row], into: output + row * layout.width + head * headDim)
         }
+    }
+
+    /// `head`'s keys of a block as float32 [count × headDim], and transposed to [headDim × keys] in
+    /// `state.transposedKeys` when the chunk has rows enough for that to pay.
+    private func readKeys(
+        layer: Int, block: Int, head: Int, count: Int, rows: Int, cache: KVCache, state: HeadScratch
+    ) throws -> UnsafePointer<Float> {
+        let keys = try cache.keys(layer: layer, block: block, head: head, scratch: state.keys)
+        distantKeys.measure(keys: keys, count: count, headDim: layout.headDim, layer: layer, block: block, head: head)
+        if rows >= Self.transposedKeysMinimumRows {
+            Transpose.apply(keys, rows: count, columns: layout.headDim, into: state.transposedKeys, stride: paddedBlockSize)
+        }
+        return keys
+    }
+
+    /// S = (scale · Q) · Kᵀ for the tile's rows, `tile.scoreStride` floats a row.
+    private func computeScores(_ tile: QueryTile, keys: UnsafePointer<Float>, state: HeadScratch) {
+        let headDim = layout.headDim
+        let queries = state.queries + tile.start * headDim
+        if tile.chunkRows >= Self.transposedKeysMinimumRows {
+            for group in tile.groups {
+                TileProduct.multiply(
+                    m: tile.rows(ofGroup: group), n: roundUp(tile.keys(ofGroup: group), to: TileProduct.columnBlock),
+                    k: headDim, a: queries + group * headDim, lda: headDim,
+                    b: state.transposedKeys, ldb: paddedBlockSize, c: state.scores + group * tile.scoreStride, ldc: tile.scoreStride,
+                    accumulate: false)
+            }
+        } else {
+            let keyRows = WeightMatrix(rows: tile.keyCount, columns: headDim, format: .float32, base: UnsafeRawPointer(keys))
+            for tileRow in 0..<tile.rows {
+                MatrixVector.apply(keyRows, to: queries + tileRow * headDim, into: state.scores + tileRow * tile.scoreStride, accumulate: false)
+            }
+        }
+    }
+
+    /// O += P · V for the tile's rows, P being the softmax weights left in the scores.
+    private func addWeightedValues(_ tile: QueryTile, values: UnsafePointer<Float>, state: HeadScratch) {
+        let headDim = layout.headDim
+        for group in tile.groups {
+            TileProduct.multiply(
+                m: tile.rows(ofGroup: group), n: headDim, k: tile.keys(ofGroup: group),
+                a: state.scores + group * tile.scoreStride, lda: tile.scoreStride, b: values, ldb: headDim,
+                c: state.accumulators + (tile.start + group) * headDim, ldc: headDim, accumulate: true)
+        }
+    }
+}
+
+/// A tile of query rows against one block of keys: how many of the block's keys its rows see (the last row
+/// sees the most), and its register-block groups of rows. A tile across the causal diagonal goes a register
+/// block of rows at a time, each only as far as its last row sees: the masked triangle is a quarter of the
+/// products at depth 0.
+private struct QueryTile {
+    /// The tile's first row in the chunk, and its rows.
+    let start: Int
+    let rows: Int
+    /// Rows in the whole chunk.
+    let chunkRows: Int
+    /// Keys of the block the tile's last row sees, and the score row stride that holds them.
+    let keyCount: Int
+    let scoreStride: Int
+    private let groupRows: Int
+    private let firstVisible: Int
+
+    init(start: Int, chunkRows: Int, firstPosition: Int, keys: Range<Int>) {
+        self.start = start
+        self.chunkRows = chunkRows
+        rows = min(Attention.queryTile, chunkRows - start)
+        let lastPosition = firstPosition + start + rows - 1
+        keyCount = min(keys.upperBound, lastPosition + 1) - keys.lowerBound
+        scoreStride = roundUp(keyCount, to: TileProduct.columnBlock)
+        let crossesDiagonal = firstPosition + start < keys.lowerBound + keyCount - 1
+        groupRows = crossesDiagonal ? TileProduct.rowBlock : rows
+        firstVisible = firstPosition + start - keys.lowerBound
+    }
+
+    /// The first tile row of each group.
+    var groups: StrideTo<Int> { stride(from: 0, to: rows, by: groupRows) }
+
+    func rows(ofGroup group: Int) -> Int { min(groupRows, rows - group) }
+
+    /// Keys the group's last row sees.
+    func keys(ofGroup group: Int) -> Int {
+        max(0, min(keyCount, firstVisible + min(rows, group + groupRows)))
+    }
+}
+
+/// One worker's scratch for one head, carved from `Attention.scratchPerWorker` floats.
+private struct HeadScratch {
+    /// The head's queries times the softmax scale, rows × headDim.
+    let queries: UnsafeMutablePointer<Float>
+    /// Σ p·v so far, rows × headDim.
+    let accumulators: UnsafeMutablePointer<Float>
+    /// Per row: the running maximum score, the running sum of weights, and the scaled query's length.
+    let maxima: UnsafeMutablePointer<Float>
+    let sums: UnsafeMutablePointer<Float>
+    let queryNorms: UnsafeMutablePointer<Float>
+    let transposedKeys: UnsafeMutablePointer<Float>
+    /// Room for a block's decoded keys and values.
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
+    /// One tile's scores, then its softmax weights.
+    let scores: UnsafeMutablePointer<Float>
+
+    init(_ base: UnsafeMutablePointer<Float>, rows: Int, headDim: Int, keyStride: Int, tileElements: Int) {
+        queries = base
+        accumulators = queries + rows * headDim
+        maxima = accumulators + rows * headDim
+        sums = maxima + rows
+        queryNorms = sums + rows
+        transposedKeys = queryNorms + rows
+        keys = transposedKeys + headDim * keyStride
+        values = keys + tileElements
+        scores = values + tileElements
     }
 }
 

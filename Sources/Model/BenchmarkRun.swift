@@ -43,15 +43,15 @@ public struct BenchmarkRun: Sendable {
         var attentionTiles = (computed: 0, skipped: 0)
         for repetition in 0...repetitions {
             if context > 0 {
-                let statistics = session.attentionStatistics
-                let (computedBefore, skippedBefore) = (statistics.computedTiles, statistics.skippedTiles)
+                let before = session.attentionStatistics
                 let start = ContinuousClock.now
                 try session.prefill(prompt, chunkSize: chunkSize)
                 let elapsed = Self.seconds(since: start)
                 if repetition > 0 {
+                    let after = session.attentionStatistics
                     prefillSeconds.append(elapsed)
-                    attentionTiles.computed += statistics.computedTiles - computedBefore
-                    attentionTiles.skipped += statistics.skippedTiles - skippedBefore
+                    attentionTiles.computed += after.computedTiles - before.computedTiles
+                    attentionTiles.skipped += after.skippedTiles - before.skippedTiles
                 }
                 try session.rewind(to: depth)
             }

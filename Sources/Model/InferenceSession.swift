@@ -19,8 +19,8 @@ import Weights
 public final class InferenceSession {
     public let model: MPTModel
     public let cache: KVCache
-    /// What attention computed and skipped so far.
-    public let attentionStatistics = AttentionStatistics()
+    /// What attention computed, and skipped as out of ALiBi's reach, so far.
+    public var attentionStatistics: AttentionStatistics { attention.statistics }
     /// Every token the session has consumed, in order; `position` of them.
     public private(set) var tokens: [Int]
 
@@ -38,7 +38,8 @@ public final class InferenceSession {
     /// 512 rows): a whole default chunk, so 16-bit output embeddings are widened once per chunk.
     static let logitRowsPerGroup = 512
 
-    private let blocks: [MPTBlock]
+    /// Attention over `cache`, which changes only through the session: attention keeps what it learnt of it.
+    private let attention: Attention
     private let workspace: Workspace
 
     /// A session with an empty float32 KV cache.
@@ -68,11 +69,7 @@ public final class InferenceSession {
         self.cache = cache
         self.tokens = tokens
         let configuration = model.configuration
-        let attention = Attention(
-            layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale, statistics: attentionStatistics)
-        blocks = model.blocks.enumerated().map { layer, weights in
-            MPTBlock(weights: weights, layer: layer, configuration: configuration, attention: attention)
-        }
+        attention = Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
         workspace = Workspace(dModel: configuration.dModel, ffnHidden: configuration.ffnHiddenSize)
     }
 
@@ -107,7 +104,7 @@ public final class InferenceSession {
                 var first = 0
                 while first < chunk.count {
                     let rows = first..<min(chunk.count, first + Self.logitRowsPerGroup)
-                    let values = computeLogits(rows: rows, of: buffers)
+                    let values = model.logits(rows: rows, of: buffers, workspace: workspace)
                     try logits(LogitsChunk(
                         firstIndex: start + first, rows: rows.count, vocabularySize: vocabularySize,
                         values: UnsafeBufferPointer(start: values, count: rows.count * vocabularySize)))
@@ -117,7 +114,7 @@ public final class InferenceSession {
                     first = rows.upperBound
                 }
             } else if isLast {
-                let values = computeLogits(rows: (chunk.count - 1)..<chunk.count, of: buffers)
+                let values = model.logits(rows: (chunk.count - 1)..<chunk.count, of: buffers, workspace: workspace)
                 lastLogits = Array(UnsafeBufferPointer(start: values, count: vocabularySize))
             }
             if isLast { self.lastLogits = lastLogits }
@@ -137,8 +134,10 @@ public final class InferenceSession {
         guard (0...self.position).contains(position) else {
             throw ModelError.invalidPosition(position, available: self.position)
         }
-        if position < self.position { lastLogits = nil }
-        cache.truncate(to: position)
+        if position < self.position {
+            lastLogits = nil
+            forget(from: position)
+        }
         tokens.removeLast(tokens.count - position)
     }
 
@@ -154,49 +153,45 @@ public final class InferenceSession {
 
     /// Starts over with an empty text.
     public func reset() {
-        cache.reset()
+        forget(from: 0)
         tokens.removeAll()
         lastLogits = nil
     }
 
-    /// Runs the transformer over one chunk: embedding, then every block, appending to the KV cache.
-    /// Returns the chunk's activations with the residual stream (before the final norm) in `x`, valid for the
-    /// chunk's last `outputRows` rows: the last block carries only those past their keys and values.
+    /// Runs the model over one chunk (see `MPTModel.forward`) after the tokens so far; on failure the cache
+    /// drops what the chunk appended.
     private func forward(_ chunk: ArraySlice<Int>, outputRows: Int) throws -> Activations {
-        let d = model.configuration.dModel
-        let buffers = workspace.activations(rows: chunk.count)
-        for (row, token) in chunk.enumerated() {
-            model.tokenEmbedding.widenRows(token..<(token + 1), into: buffers.x + row * d)
-        }
         let firstPosition = position
         do {
-            for (index, block) in blocks.enumerated() {
-                try block.forward(
-                    buffers, rows: chunk.count, outputRows: index == blocks.count - 1 ? outputRows : chunk.count,
-                    firstPosition: firstPosition, cache: cache, workspace: workspace)
-            }
+            let buffers = try model.forward(
+                chunk, firstPosition: firstPosition, outputRows: outputRows, cache: cache, attention: attention, workspace: workspace)
+            tokens.append(contentsOf: chunk)
+            return buffers
         } catch {
-            cache.truncate(to: firstPosition)
+            forget(from: firstPosition)
             throw error
         }
-        tokens.append(contentsOf: chunk)
-        return buffers
     }
 
-    /// Final LayerNorm and the output projection for `rows` of the chunk: rows.count × vocabulary logits
-    /// in workspace memory, valid until the next call.
-    private func computeLogits(rows: Range<Int>, of buffers: Activations) -> UnsafeMutablePointer<Float> {
-        let configuration = model.configuration
-        let d = configuration.dModel
-        let vocabularySize = configuration.vocabSize
-        LayerNorm.apply(
-            buffers.x + rows.lowerBound * d, rows: rows.count, width: d,
-            weight: model.finalNorm, epsilon: configuration.layerNormEpsilon, into: buffers.normed)
-        let values = workspace.logits.reserve(rows.count * vocabularySize)
-        Linear.apply(model.outputEmbedding, to: buffers.normed, rows: rows.count, into: values, accumulate: false, scratch: workspace.widenedWeights)
-        if let scale = configuration.logitScale {
-            Vector.scale(values, count: rows.count * vocabularySize, by: scale)
-        }
-        return values
+    /// Cuts the cache to the first `position` positions, and tells attention.
+    private func forget(from position: Int) {
+        cache.truncate(to: position)
+        attention.cacheTruncated(to: position)
+    }
+}
+
+/// Logits of consecutive positions, handed to a `prefill` callback one group of rows at a time, so a long
+/// text never holds tokens × vocabulary floats. The memory is valid only during the callback.
+public struct LogitsChunk {
+    /// Index, in the token array given to `prefill`, of the first row's token. Row r holds the model's
+    /// prediction for the token after `tokens[firstIndex + r]`.
+    public let firstIndex: Int
+    public let rows: Int
+    public let vocabularySize: Int
+    /// rows × vocabularySize, row-major.
+    public let values: UnsafeBufferPointer<Float>
+
+    public func row(_ row: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(rebasing: values[(row * vocabularySize)..<((row + 1) * vocabularySize)])
     }
 }

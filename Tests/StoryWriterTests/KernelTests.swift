@@ -68,8 +68,9 @@ import Testing
 
         var runningMax: Float = -.infinity, runningSum: Float = 0, accumulator: Float = 0
         for first in stride(from: 0, to: 50, by: 16) {
-            var tile = Array(scores[first..<min(50, first + 16)])
-            let rescale = OnlineSoftmax.fold(&tile, count: tile.count, firstKey: first, query: query, slope: slope, maximum: &runningMax, sum: &runningSum)
+            var tile = (first..<min(50, first + 16)).map { scores[$0] + slope * Float($0 - query) }
+            let visible = max(0, min(tile.count, query - first + 1))
+            let rescale = OnlineSoftmax.fold(&tile, count: tile.count, visible: visible, maximum: &runningMax, sum: &runningSum)
             accumulator *= rescale
             for (offset, weight) in tile.enumerated() {
                 if first + offset > query { #expect(weight == 0) }
