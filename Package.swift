@@ -11,13 +11,15 @@ let engineSettings: [SwiftSetting] = []
 #endif
 
 // The engine is split into modules that mirror the architecture: a reader finds ALiBi in Model,
-// the byte-level BPE in Tokenizer, the mmap'd checkpoint formats in Weights.
+// the byte-level BPE in Tokenizer, the mmap'd checkpoint formats in Weights. The tools beside it (the
+// benchmarks, the random checkpoint writer, the GGUF vocabulary import) are targets of their own, outside the
+// library, as llama.cpp keeps tools/llama-bench outside src/.
 let package = Package(
     name: "StoryWriter",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "storywriter", targets: ["storywriter"]),
-        .library(name: "StoryWriter", targets: ["Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts"]),
+        .library(name: "StoryWriter", targets: ["Basics", "Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,18 +31,24 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
-        .target(name: "Tokenizer", swiftSettings: engineSettings),
-        .target(name: "Weights", swiftSettings: engineSettings),
+        // What several engine modules share: FNV-1a and CRC-32, JSON, positional file I/O, durations in seconds.
+        .target(name: "Basics", swiftSettings: engineSettings),
+        .target(name: "Tokenizer", dependencies: ["Basics"], swiftSettings: engineSettings),
+        .target(name: "Weights", dependencies: ["Basics"], swiftSettings: engineSettings),
         .target(name: "Kernels", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: engineSettings),
-        .target(name: "KVCache", dependencies: ["Kernels", "CLZ4"], swiftSettings: engineSettings),
-        .target(name: "Model", dependencies: ["Weights", "Kernels", "KVCache"], swiftSettings: engineSettings),
-        .target(name: "Generation", dependencies: ["Model", "Tokenizer"], swiftSettings: engineSettings),
-        .target(name: "Manuscripts", dependencies: ["Generation", "Model", "KVCache", "Tokenizer", "Weights"], swiftSettings: engineSettings),
+        .target(name: "KVCache", dependencies: ["Basics", "Kernels", "CLZ4"], swiftSettings: engineSettings),
+        .target(name: "Model", dependencies: ["Basics", "Weights", "Kernels", "KVCache"], swiftSettings: engineSettings),
+        .target(name: "Generation", dependencies: ["Basics", "Model", "Tokenizer"], swiftSettings: engineSettings),
+        .target(name: "Manuscripts", dependencies: ["Basics", "Generation", "Model", "KVCache", "Tokenizer", "Weights"], swiftSettings: engineSettings),
+        // Tools, not engine: `storywriter bench`, `synth` (and the tests' checkpoints), `import-tokenizer`.
+        .target(name: "Benchmarks", dependencies: ["Basics", "Weights", "Kernels", "Model"], swiftSettings: engineSettings),
+        .target(name: "CheckpointWriter", dependencies: ["Basics", "Weights"], swiftSettings: engineSettings),
+        .target(name: "GGUFImport", dependencies: ["Tokenizer"], swiftSettings: engineSettings),
         // The HTTP server behind `storywriter serve`: the KoboldAI, llama.cpp and OpenAI text-completion APIs.
         .target(
             name: "Server",
             dependencies: [
-                "Tokenizer", "KVCache", "Model", "Generation", "Manuscripts",
+                "Basics", "Tokenizer", "KVCache", "Model", "Generation", "Manuscripts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -49,13 +57,17 @@ let package = Package(
         .executableTarget(
             name: "storywriter",
             dependencies: [
-                "Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "Server",
+                "Basics", "Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "Server",
+                "Benchmarks", "CheckpointWriter", "GGUFImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "StoryWriterTests",
-            dependencies: ["Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "Server", "CBLAS", "CLZ4", "storywriter"]
+            dependencies: [
+                "Basics", "Tokenizer", "Weights", "Kernels", "KVCache", "Model", "Generation", "Manuscripts", "Server",
+                "Benchmarks", "CheckpointWriter", "GGUFImport", "CBLAS", "CLZ4", "storywriter",
+            ]
         ),
     ]
 )

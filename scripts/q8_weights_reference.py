@@ -1,5 +1,5 @@
 """What `--weights q8` should give on tiny-storywriter's 3,000-token `long` case, computed independently of the
-engine: the float64 NumPy MPT of scripts/mpt_reference.py run on weights quantized the way Int8Blocks does it
+engine: the float64 NumPy MPT of scripts/mpt_reference.py run on weights quantized the way Q8 does it
 (groups of 32 along each row, scale = absmax/127 in float32, round half away from zero).
 Prints the last-logit relative L2 against the golden and the mean NLL, stored and q8.
 

@@ -1,3 +1,4 @@
+import Basics
 import Tokenizer
 
 /// The generation loop: prefill the prompt in chunks, then sample and decode one token at a time, streaming
@@ -97,11 +98,5 @@ public struct TextGenerator: Sendable {
             promptTokens: prompt.count, prefillSeconds: prefillSeconds,
             generatedTokens: generated.count, decodeSeconds: (clock.now - decodeStart).seconds)
         return GenerationResult(tokenIDs: generated, text: text, stopReason: stopReason, seed: sampler.seed, timings: timings)
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }
 }

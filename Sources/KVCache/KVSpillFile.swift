@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// One process's spill file: compressed KV tiles appended one after another and read back at any offset from
@@ -27,12 +28,8 @@ final class KVSpillFile: @unchecked Sendable {
     /// Appends `bytes`, returning their offset.
     func append(_ bytes: UnsafeRawBufferPointer) throws -> Int {
         let offset = size
-        var done = 0
-        while done < bytes.count {
-            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw KVCacheError.spillWriteFailed(path: path, reason: written < 0 ? String(cString: strerror(errno)) : "disk full") }
-            done += written
+        do { try PositionalIO.write(bytes, to: descriptor, at: offset) } catch {
+            throw KVCacheError.spillWriteFailed(path: path, reason: error.reason)
         }
         size += bytes.count
         return offset
@@ -40,12 +37,8 @@ final class KVSpillFile: @unchecked Sendable {
 
     /// Reads `buffer.count` bytes at `offset`. Safe from several threads at once.
     func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            let read = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if read < 0 && errno == EINTR { continue }
-            guard read > 0 else { throw KVCacheError.spillReadFailed(path: path, reason: read < 0 ? String(cString: strerror(errno)) : "unexpected end of file") }
-            done += read
+        do { try PositionalIO.read(into: buffer, from: descriptor, at: offset) } catch {
+            throw KVCacheError.spillReadFailed(path: path, reason: error.reason)
         }
     }
 

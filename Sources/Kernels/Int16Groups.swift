@@ -1,4 +1,4 @@
-/// A float32 vector as a q8 row's partner in a dot product: cut into the same groups of 32 as `Int8Blocks`,
+/// A float32 vector as a q8 row's partner in a dot product: cut into the same groups of 32 as `Q8`,
 /// each stored as 16-bit integers with one float32 scale (scale = max|x| / 32767, to nearest even), its
 /// values in the byte order of a whole q8 group. A group's dot product is then exact integer arithmetic, two
 /// multiply-adds per lane and instruction: about 11 operations per 32 weights, where widening every int8 weight
@@ -16,14 +16,14 @@ public struct Int16Groups {
     public static func withQuantized<Result>(
         _ x: UnsafePointer<Float>, count: Int, _ body: (Int16Groups) throws -> Result
     ) rethrows -> Result {
-        let groups = (count + Int8Blocks.group - 1) / Int8Blocks.group
+        let groups = (count + Q8.group - 1) / Q8.group
         return try withUnsafeTemporaryAllocation(of: Int16.self, capacity: max(1, count)) { codes in
             try withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, groups)) { scales in
                 let codes = codes.baseAddress!, scales = scales.baseAddress!
                 for group in 0..<groups {
-                    let first = group * Int8Blocks.group
-                    let n = min(Int8Blocks.group, count - first)
-                    scales[group] = n == Int8Blocks.group
+                    let first = group * Q8.group
+                    let n = min(Q8.group, count - first)
+                    scales[group] = n == Q8.group
                         ? quantizeWholeGroup(x + first, into: codes + first)
                         : quantizeInOrder(x + first, count: n, into: codes + first)
                 }
@@ -32,7 +32,7 @@ public struct Int16Groups {
         }
     }
 
-    /// One whole group, eight lanes at a time, each value stored where `Int8Blocks` keeps its weight; returns the scale.
+    /// One whole group, eight lanes at a time, each value stored where `Q8` keeps its weight; returns the scale.
     @inline(__always)
     private static func quantizeWholeGroup(_ x: UnsafePointer<Float>, into codes: UnsafeMutablePointer<Int16>) -> Float {
         var magnitudes = SIMD8<Float>(), sums = SIMD8<Float>()
@@ -41,13 +41,13 @@ public struct Int16Groups {
             magnitudes = Vector.maximum(magnitudes, Vector.maximum(values, -values))
             sums += values
         }
-        guard sums.sum().isFinite else { return notFinite(codes, count: Int8Blocks.group) }
+        guard sums.sum().isFinite else { return notFinite(codes, count: Q8.group) }
         let scale = Vector.largest(magnitudes) / 32767
         let inverse = SIMD8<Float>(repeating: scale > 0 ? 1 / scale : 0)
         for lane in 0..<4 {
             let scaled = (Vector.load(x + 8 * lane) * inverse).rounded(.toNearestOrEven)
             for index in 0..<8 {
-                codes[Int8Blocks.storedPosition(8 * lane + index)] = Int16(scaled[index])
+                codes[Q8.storedPosition(8 * lane + index)] = Int16(scaled[index])
             }
         }
         return scale

@@ -13,7 +13,7 @@ public enum MatrixVector {
             Int16Groups.withQuantized(x, count: weight.columns) { input in
                 Parallel.forEachRange(weight.rows, minimumPerRange: minimumRows) { range in
                     forEachPair(in: range, y: y, accumulate: accumulate) { first, second in
-                        Int8Blocks.dots(weight.row(first), weight.row(second), input)
+                        Q8.dots(weight.row(first), weight.row(second), input)
                     }
                 }
             }
@@ -62,7 +62,7 @@ public enum MatrixVector {
                         lanes: { Widening.float16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
                         scalar: { Widening.float16($0.loadUnaligned(as: UInt16.self)) })
         case .q8:
-            preconditionFailure("q8 rows are multiplied by Int8Blocks.dots")
+            preconditionFailure("q8 rows are multiplied by Q8.dots")
         }
     }
 

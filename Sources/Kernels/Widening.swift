@@ -10,7 +10,7 @@ public enum Widening {
         case .float16:
             convert(source, count: count, into: destination, lanes: float16Lanes, scalar: float16)
         case .q8:
-            Int8Blocks.decode(source, count: count, into: destination)
+            Q8.decode(source, count: count, into: destination)
         }
     }
 

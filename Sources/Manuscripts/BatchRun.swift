@@ -31,7 +31,7 @@ public struct BatchRun: Sendable {
     public let ignored: [BatchBookOutcome]
     public let state: BatchState
 
-    public init(folder: URL, patterns: [String], shard: Shard) throws(ManuscriptWorkflowError) {
+    public init(folder: URL, patterns: [String], shard: BatchShare) throws(ManuscriptWorkflowError) {
         self.folder = folder
         let listing = try ManuscriptFolder.manuscripts(in: folder, matching: patterns)
         books = listing.books.filter(shard.contains)

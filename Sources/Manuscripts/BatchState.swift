@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Weights
 
@@ -40,7 +41,7 @@ public struct BookRecord: Codable, Sendable, Equatable {
     }
 
     static func hash(_ bytes: [UInt8]) -> String {
-        String(StableHash.fnv1a64(bytes), radix: 16)
+        String(FNV1a.hash(bytes), radix: 16)
     }
 }
 

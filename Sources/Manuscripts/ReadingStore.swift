@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Basics
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -274,7 +275,7 @@ public struct ReadingStore: Sendable {
         for start in stride(from: 0, to: tokens.count - blockTokens + 1, by: blockTokens) {
             var bytes = withUnsafeBytes(of: previous.littleEndian) { Array($0) }
             for token in tokens[start..<start + blockTokens] { bytes += withUnsafeBytes(of: UInt32(truncatingIfNeeded: token).littleEndian) { Array($0) } }
-            previous = StableHash.fnv1a64(bytes)
+            previous = FNV1a.hash(bytes)
             hashes.append(previous)
         }
         return hashes

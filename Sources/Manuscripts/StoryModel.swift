@@ -51,7 +51,7 @@ public final class StoryModel {
                          onPrefillProgress: onPrefillProgress, onText: onText)
     }
 
-    /// As above, in `session`, for callers that bring their own: a restored state, a checkpointing one. A session
+    /// As above, in `session`, for callers that bring their own: a restored state, a state-saving one. A session
     /// that already holds the beginning of `window.tokens` (see `PrefillSetup`) reads only the rest.
     public func write<Session: LanguageModelSession>(
         _ window: ContextWindow, in session: inout Session, generator: TextGenerator, chunkSize: Int, notice: (String) -> Void,
@@ -66,5 +66,16 @@ public final class StoryModel {
         let generation = try generator.generate(
             continuing: Array(window.tokens[session.tokens.count...]), in: &session, chunkSize: chunkSize, onPrefillProgress: onPrefillProgress, onText: onText)
         return WrittenContinuation(window: window, generation: generation)
+    }
+}
+
+/// What the model read and wrote for one book.
+public struct WrittenContinuation: Sendable {
+    public let window: ContextWindow
+    public let generation: GenerationResult
+
+    public init(window: ContextWindow, generation: GenerationResult) {
+        self.window = window
+        self.generation = generation
     }
 }

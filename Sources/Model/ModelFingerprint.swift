@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Weights
 
@@ -44,14 +45,5 @@ public struct ModelFingerprint: Codable, Equatable, Sendable {
         if weights != saved.weights { return "its model has the same shape but other weights" }
         if tokenizer != saved.tokenizer { return "its model has another tokenizer.json" }
         return nil
-    }
-}
-
-/// 64-bit FNV-1a: a stable, dependency-free hash for fingerprints (not for security).
-struct FNV1a {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func add(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0100_0000_01b3 }
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import KVCache
 import Weights
@@ -24,7 +25,7 @@ public struct SessionStateStore: Sendable {
 
     static let magic = Array("SWSTATE\n".utf8)
     static let endMarker = Array("SWEND\n\r\n".utf8)
-    /// 2: q8 and f16 tiles store each group's values interleaved for widening (see `Int8Blocks`, `Float16TileCodec`).
+    /// 2: q8 and f16 tiles store each group's values interleaved for widening (see `Q8`, `Float16TileCodec`).
     /// 3: the last position's logits follow the tokens. 4: a CRC-32 of the file follows the end marker.
     /// Formats 2 and 3 are still read (2: a session without logits), without a checksum to check.
     static let version: UInt64 = 4

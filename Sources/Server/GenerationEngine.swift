@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Generation
 import KVCache
@@ -196,10 +197,10 @@ public final class GenerationEngine: @unchecked Sendable {
             let chunk = Array(tokens[read..<min(tokens.count, read + configuration.chunkSize)])
             try session.prefill(chunk, chunkSize: configuration.chunkSize)
             read += chunk.count
-            job.events.yield(.progress(processed: read, total: tokens.count, cached: kept, seconds: (clock.now - start) / .seconds(1)))
+            job.events.yield(.progress(processed: read, total: tokens.count, cached: kept, seconds: (clock.now - start).seconds))
             if read < tokens.count, job.isCancelled { break }
         }
-        let prefillSeconds = (clock.now - start) / .seconds(1)
+        let prefillSeconds = (clock.now - start).seconds
         // Only reading the prompt (llama.cpp's n_predict 0), or stopped while reading.
         guard job.maxNewTokens > 0, read == tokens.count else {
             return CompletionOutcome(sequences: [], promptTokens: tokens.count, reusedTokens: kept, truncated: job.truncated, prefillSeconds: prefillSeconds, decodeSeconds: 0)

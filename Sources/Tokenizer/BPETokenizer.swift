@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// The byte-level BPE tokenizer of a tokenizer.json (GPT-NeoX-20B's for every MPT checkpoint), exact to
@@ -112,7 +113,7 @@ public struct BPETokenizer: Sendable {
                         preTokenizer.split(normalized[pieceRange], into: &words)
                         for wordRange in words {
                             let word = normalized[wordRange]
-                            let hash = WordCache.hash(word)
+                            let hash = FNV1a.hash(word)
                             if wordCache.appendTokens(of: word, hash: hash, to: &ids) { continue }
                             let start = ids.count
                             model.tokenize(word, scratch: &scratch, appendingTo: &ids)

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// The parts of a tokenizer.json that StoryWriter uses, checked: a byte-level BPE model with NFC (or no)

@@ -21,13 +21,6 @@ struct WordCache {
         mask = 1023
     }
 
-    @inline(__always)
-    static func hash(_ word: ArraySlice<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in word { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return hash
-    }
-
     /// Appends the cached tokens of `word` to `output`; false if the word has not been seen.
     func appendTokens(of word: ArraySlice<UInt8>, hash: UInt64, to output: inout [Int]) -> Bool {
         var index = Int(truncatingIfNeeded: hash) & mask

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// config.json as written, keys mirrored one to one; unknown keys are ignored by Decodable.
@@ -207,40 +208,6 @@ struct JSONNumber: Decodable {
             value = Double(integer)
         } else {
             value = try container.decode(Double.self)
-        }
-    }
-}
-
-/// A scalar JSON value for keys whose type varies between configs.
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case other
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else {
-            self = .other
-        }
-    }
-
-    var description: String {
-        switch self {
-        case .null: "null"
-        case let .bool(value): "\(value)"
-        case let .number(value): "\(value)"
-        case let .string(value): "\"\(value)\""
-        case .other: "(an object or array)"
         }
     }
 }

@@ -28,7 +28,6 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case missingTensor(name: String)
     case misshapenTensor(name: String, expected: [Int], actual: [Int])
     case unsupportedTensor(name: String, detail: String)
-    case writeFailed(path: String, reason: String)
     case bigEndianCheckpoint(file: String, byteOrder: String)
     case duplicateHeaderName(file: String, name: String)
 
@@ -134,8 +133,6 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
             "tensor \(name) has shape \(actual) but the configuration needs \(expected)"
         case let .unsupportedTensor(name, detail):
             "unsupported tensor \(name): \(detail)"
-        case let .writeFailed(path, reason):
-            "cannot write \(path): \(reason)"
         case let .bigEndianCheckpoint(file, byteOrder):
             "\(file) was saved with byte order \(byteOrder.trimmingCharacters(in: .whitespacesAndNewlines)); only little-endian checkpoints are read: re-save it with torch.save on an x86-64 or ARM machine"
         case let .duplicateHeaderName(file, name):

@@ -43,7 +43,7 @@ struct BatchCommand: ParsableCommand {
     func validate() throws {
         try reading.validate()
         if let shard {
-            do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.description) }
+            do { _ = try BatchShare(parsing: shard) } catch { throw ValidationError(error.description) }
         }
     }
 
@@ -52,7 +52,7 @@ struct BatchCommand: ParsableCommand {
         let outcomes: [BatchBookOutcome]
         do {
             let options = sampling.options
-            let share = try shard.map { text throws(ManuscriptWorkflowError) in try Shard(parsing: text) } ?? .whole
+            let share = try shard.map { text throws(ManuscriptWorkflowError) in try BatchShare(parsing: text) } ?? .whole
             let run = try BatchRun(folder: URL(fileURLWithPath: folder), patterns: patterns.isEmpty ? ManuscriptFolder.defaultPatterns : patterns, shard: share)
             let story = try model.load()
             let generator = try TextGenerator(tokenizer: story.tokenizer, options: options)

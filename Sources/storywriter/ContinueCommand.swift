@@ -82,7 +82,7 @@ struct ContinueCommand: ParsableCommand {
             if !lastPiece.isEmpty && !lastPiece.hasSuffix("\n") { FileHandle.standardOutput.write(Data("\n".utf8)) }
             let saved = try plan.save(continuation: written.generation.text)
             setup.keep(session, opening: plan.prompt, notice: progress.say)
-            setup.checkpoint?.remove()
+            setup.resumePoint?.remove()
             progress.say(session.session.cache.summary)
             progress.say(written.generation.summary)
             if let saved { progress.say("wrote the new section to \(saved.path)") }

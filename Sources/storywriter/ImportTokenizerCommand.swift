@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GGUFImport
 import Manuscripts
 import Tokenizer
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 import KVCache
 import Weights
@@ -28,7 +29,7 @@ struct InspectCommand: ParsableCommand {
         }
         let openTime = start.duration(to: .now)
         let layout = KVCacheLayout(layers: checkpoint.configuration.nLayers, heads: checkpoint.configuration.nHeads, headDim: checkpoint.configuration.headDim)
-        let report = Self.report(checkpoint, openSeconds: Double(openTime.components.seconds) + Double(openTime.components.attoseconds) * 1e-18)
+        let report = Self.report(checkpoint, openSeconds: openTime.seconds)
             .merging(KVMemoryReport.json(layout: layout, weightBytes: checkpoint.weightFileBytes)) { first, _ in first }
         if json {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 import Generation
 import Kernels
@@ -91,8 +92,4 @@ struct PerplexityCommand: ParsableCommand {
     private static func jsonNumber(_ value: Double) -> String {
         value.isFinite ? "\(value)" : "null"
     }
-}
-
-private extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

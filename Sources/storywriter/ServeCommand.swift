@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 import Generation
 import KVCache
@@ -82,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
             let server = try StoryServer(engine: engine)
             let shownHost = host.contains(":") ? "[\(host)]" : host
             try await server.run { port in
-                let elapsed = (clock.now - started) / .seconds(1)
+                let elapsed = (clock.now - started).seconds
                 let line = String(format: "serving %@ at http://%@:%d/ (ready in %.2f s); the writing page is at /\n", name, shownHost, port, elapsed)
                 FileHandle.standardError.write(Data(line.utf8))
             }

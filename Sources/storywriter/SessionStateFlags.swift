@@ -20,7 +20,7 @@ struct SessionStateFlags: ParsableArguments {
     @Option(name: .customLong("checkpoint-interval"), help: ArgumentHelp(
         "While reading, keep the reading so far in the store (with --no-state: in a checkpoint beside the book, BOOK.storywriter-prefill) every this many seconds; rerunning the command after a crash resumes from it. 0 turns checkpoints off.",
         valueName: "seconds"))
-    var checkpointInterval = PrefillCheckpoint.defaultInterval
+    var checkpointInterval = ResumePoint.defaultInterval
 
     func validate() throws {
         guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
@@ -52,6 +52,6 @@ struct SessionStateFlags: ParsableArguments {
         PrefillSetup(
             cachePlan: plan, spillDirectory: kvCache.spillFolder,
             fromState: fromState.map { URL(fileURLWithPath: $0) }, saveState: saveState.map { URL(fileURLWithPath: $0) },
-            checkpoint: checkpointInterval > 0 ? PrefillCheckpoint(book: book, interval: checkpointInterval) : nil)
+            resumePoint: checkpointInterval > 0 ? ResumePoint(book: book, interval: checkpointInterval) : nil)
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Basics
+import CheckpointWriter
 import Foundation
 import Weights
 
@@ -106,7 +108,7 @@ struct SynthCommand: ParsableCommand {
         let files: [URL]
         do {
             files = try writer.write(to: URL(fileURLWithPath: output)) { written, _ in progress.update(written) }
-        } catch let error as WeightsError {
+        } catch let error as CheckpointWriterError {
             FileHandle.standardError.write(Data("\nerror: \(error.description)\n".utf8))
             throw ExitCode.failure
         }
@@ -149,7 +151,7 @@ private final class ProgressLine {
         let now = ContinuousClock.now
         guard now - lastDraw > .milliseconds(500) || written == total else { return }
         lastDraw = now
-        let seconds = max(1e-3, Self.seconds(now - start))
+        let seconds = max(1e-3, (now - start).seconds)
         let rate = Double(written) / seconds
         let left = rate > 0 ? Double(total - written) / rate : 0
         let line = String(format: "\rwriting %.2f / %.2f GB (%3.0f%%), %.0f MB/s, %.0f s left   ",
@@ -158,11 +160,7 @@ private final class ProgressLine {
     }
 
     func finish() {
-        let line = String(format: "\rwrote %.2f GB in %.1f s%@\n", Double(total) / 1e9, Self.seconds(ContinuousClock.now - start), String(repeating: " ", count: 30))
+        let line = String(format: "\rwrote %.2f GB in %.1f s%@\n", Double(total) / 1e9, (ContinuousClock.now - start).seconds, String(repeating: " ", count: 30))
         FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 import Manuscripts
 import Tokenizer
@@ -91,8 +92,4 @@ struct TokenizeCommand: ParsableCommand {
         return "{\"bytes\": \(text.utf8.count), \"tokens\": \(tokens), \"load_seconds\": \(String(format: "%.4f", loadTime.seconds)), "
             + "\"encode_median_seconds\": \(String(format: "%.5f", median)), \"encode_seconds\": [\(runs)]}"
     }
-}
-
-private extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

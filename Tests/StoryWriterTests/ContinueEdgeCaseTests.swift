@@ -155,7 +155,7 @@ import Tokenizer
     /// A prefill checkpoint beside the book that does not fit it (made from another version of the text, or by
     /// another model) is ignored with a notice; the run writes what a run without it writes and removes it.
     @Test(arguments: ["stale", "foreign"])
-    func aPrefillCheckpointThatDoesNotFitIsIgnored(kind: String) throws {
+    func aResumePointThatDoesNotFitIsIgnored(kind: String) throws {
         let folder = try Support.temporaryFolder(), logs = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder); try? FileManager.default.removeItem(at: logs) }
         let book = try smallBook(in: folder)
@@ -169,7 +169,7 @@ import Tokenizer
         let session = InferenceSession(model: model)
         // Stale: the book's beginning as it read before an edit; foreign: the book's beginning, read by another model.
         try session.prefill(Array(tokenizer.encode(kind == "stale" ? "An earlier draft. " + text : text).prefix(100)))
-        let checkpoint = PrefillCheckpoint(book: book).url
+        let checkpoint = ResumePoint(book: book).url
         try SessionStateStore(model: model).save(session, to: checkpoint)
 
         let run = try continueBook(book, ["--print"], logs: logs)

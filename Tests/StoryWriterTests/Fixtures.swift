@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Testing
 
@@ -122,8 +123,6 @@ final class SynthesizedCheckpoints: @unchecked Sendable {
 
     /// FNV-1a of the flags: the folder name changes whenever the recipe does.
     private static func key(_ flags: [String]) -> String {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in flags.joined(separator: "\u{0}").utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return String(hash, radix: 16)
+        String(FNV1a.hash(flags.joined(separator: "\u{0}").utf8), radix: 16)
     }
 }

@@ -1,3 +1,4 @@
+import CheckpointWriter
 import Foundation
 import Testing
 import Weights

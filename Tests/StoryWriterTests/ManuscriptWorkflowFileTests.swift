@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Manuscripts
 import Testing
@@ -69,14 +70,14 @@ import Testing
 
     @Test func shardsSplitNamesStablyAndCompletely() throws {
         let names = (1...200).map { "book-\($0).txt" }
-        let shards = try (1...3).map { try Shard(parsing: "\($0)/3") }
+        let shards = try (1...3).map { try BatchShare(parsing: "\($0)/3") }
         for name in names { #expect(shards.filter { $0.contains(fileName: name) }.count == 1) }
         #expect(shards.allSatisfy { shard in names.filter(shard.contains).count > 40 })
         // FNV-1a 64 of "gatsby.txt" is fixed, so every machine puts it in the same shard.
-        #expect(StableHash.fnv1a64("a".utf8) == 0xaf63_dc4c_8601_ec8c)
-        #expect(Shard.whole.contains(fileName: "gatsby.txt"))
+        #expect(FNV1a.hash("a".utf8) == 0xaf63_dc4c_8601_ec8c)
+        #expect(BatchShare.whole.contains(fileName: "gatsby.txt"))
         for bad in ["0/2", "3/2", "1/0", "1", "a/b", "1/2/3", ""] {
-            #expect(throws: ManuscriptWorkflowError.invalidShard(bad)) { try Shard(parsing: bad) }
+            #expect(throws: ManuscriptWorkflowError.invalidShard(bad)) { try BatchShare(parsing: bad) }
         }
     }
 

@@ -22,8 +22,8 @@ import Testing
             var widened = [Float](repeating: .nan, count: rows * columns)
             widened.withUnsafeMutableBufferPointer { quantized.matrix.widenRows(0..<rows, into: $0.baseAddress!) }
             for row in 0..<rows {
-                for group in stride(from: 0, to: columns, by: Int8Blocks.group) {
-                    let range = (row * columns + group)..<(row * columns + min(columns, group + Int8Blocks.group))
+                for group in stride(from: 0, to: columns, by: Q8.group) {
+                    let range = (row * columns + group)..<(row * columns + min(columns, group + Q8.group))
                     let step = range.map { abs(weights[$0]) }.max()! / 127
                     for index in range {
                         #expect(abs(widened[index] - weights[index]) <= step * 0.5001, "weight \(index): \(widened[index]) for \(weights[index])")
@@ -41,8 +41,8 @@ import Testing
                 // The matrix-vector kernel rounds x to 16 bits per group (`Int16Groups`): each value moves by at most
                 // half a step, max|x in its group| / 32767 / 2.
                 let halfSteps = (0..<columns).map { column in
-                    let group = column / Int8Blocks.group * Int8Blocks.group
-                    return Double(vector[group..<min(columns, group + Int8Blocks.group)].map(abs).max()!) / 32767 / 2
+                    let group = column / Q8.group * Q8.group
+                    return Double(vector[group..<min(columns, group + Q8.group)].map(abs).max()!) / 32767 / 2
                 }
                 for row in 0..<rows {
                     let expected = (0..<columns).reduce(0.0) { $0 + Double(widened[row * columns + $1]) * Double(vector[$1]) }
@@ -58,7 +58,7 @@ import Testing
         }
     }
 
-    /// What scripts/q8_weights_reference.py (float64 NumPy, quantizing as Int8Blocks does, the tied head included)
+    /// What scripts/q8_weights_reference.py (float64 NumPy, quantizing as Q8 does, the tied head included)
     /// prints for the `long` case: the mean NLL and the last logits' relative L2 from the golden logits.
     static let referenceMeanNLL = 11.26566352
     static let referenceLogitDistance = 0.00927069

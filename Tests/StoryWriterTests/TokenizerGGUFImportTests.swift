@@ -1,4 +1,5 @@
 import Foundation
+import GGUFImport
 import Testing
 import Weights
 import Tokenizer

@@ -1,3 +1,6 @@
+import Basics
+import Model
+
 /// One speed measurement of a session, as `storywriter bench` runs it: `depth` tokens are prefilled into the
 /// cache first (real work, timed separately), then each repetition rewinds to `depth`, prefills `context`
 /// tokens (timed) and, after rewinding again, decodes `decodeSteps` tokens one at a time (timed). One untimed
@@ -31,9 +34,9 @@ public struct BenchmarkRun: Sendable {
         if depth > 0 {
             let start = ContinuousClock.now
             try session.prefill(Array(text[0..<depth]), chunkSize: chunkSize) { done, all in
-                progress("depth \(done)/\(all) tokens, \(Self.format(Self.seconds(since: start)))s")
+                progress("depth \(done)/\(all) tokens, \(Self.format((ContinuousClock.now - start).seconds))s")
             }
-            depthSeconds = Self.seconds(since: start)
+            depthSeconds = (ContinuousClock.now - start).seconds
         }
         let prompt = Array(text[depth..<(depth + context)])
         let continuation = text[depth..<(depth + decodeSteps)]
@@ -46,7 +49,7 @@ public struct BenchmarkRun: Sendable {
                 let before = session.attentionStatistics
                 let start = ContinuousClock.now
                 try session.prefill(prompt, chunkSize: chunkSize)
-                let elapsed = Self.seconds(since: start)
+                let elapsed = (ContinuousClock.now - start).seconds
                 if repetition > 0 {
                     let after = session.attentionStatistics
                     prefillSeconds.append(elapsed)
@@ -58,7 +61,7 @@ public struct BenchmarkRun: Sendable {
             if decodeSteps > 0 {
                 let start = ContinuousClock.now
                 for token in continuation { _ = try session.decode(token) }
-                let elapsed = Self.seconds(since: start)
+                let elapsed = (ContinuousClock.now - start).seconds
                 if repetition > 0 { decodeSeconds.append(elapsed) }
                 try session.rewind(to: depth)
             }
@@ -71,12 +74,47 @@ public struct BenchmarkRun: Sendable {
             flops: BenchmarkFLOPs(configuration: session.model.configuration))
     }
 
-    private static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    }
-
     private static func format(_ seconds: Double) -> String {
         String(Int(seconds.rounded()))
+    }
+}
+
+/// What a `BenchmarkRun` measured, with the derived rates (medians over the repetitions).
+public struct BenchmarkMeasurement: Sendable {
+    public let run: BenchmarkRun
+    public let depthFillSeconds: Double
+    /// Seconds of each timed prefill of `run.context` tokens.
+    public let prefillSeconds: [Double]
+    /// Seconds of each timed sequence of `run.decodeSteps` decode steps.
+    public let decodeSeconds: [Double]
+    /// The share of attention's score products (head × key block × query tile) in the timed prefills that
+    /// `DistantKeys` skipped. The prefill FLOP count leaves that share of attention out, so its GFLOP/s are work
+    /// the machine did, never credit for work it skipped.
+    public let prefillAttentionSkippedShare: Double
+    public let flops: BenchmarkFLOPs
+
+    public var medianPrefillSeconds: Double { Self.median(prefillSeconds) }
+    public var medianDecodeSeconds: Double { Self.median(decodeSeconds) }
+
+    public var prefillTokensPerSecond: Double { Self.rate(Double(run.context), medianPrefillSeconds) }
+    public var decodeTokensPerSecond: Double { Self.rate(Double(run.decodeSteps), medianDecodeSeconds) }
+
+    public var prefillFLOPs: Double {
+        flops.prefill(tokens: run.context, depth: run.depth, attentionShare: 1 - prefillAttentionSkippedShare)
+    }
+    public var decodeFLOPs: Double { flops.decode(steps: run.decodeSteps, depth: run.depth) }
+
+    public var prefillGFLOPsPerSecond: Double { Self.rate(prefillFLOPs * 1e-9, medianPrefillSeconds) }
+    public var decodeGFLOPsPerSecond: Double { Self.rate(decodeFLOPs * 1e-9, medianDecodeSeconds) }
+
+    private static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    private static func rate(_ amount: Double, _ seconds: Double) -> Double {
+        seconds > 0 ? amount / seconds : 0
     }
 }

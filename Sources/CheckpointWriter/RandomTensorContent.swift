@@ -1,4 +1,6 @@
+import Basics
 import Foundation
+import Weights
 
 /// Deterministic random tensor data, produced chunk by chunk so a 13 GB checkpoint never sits in memory.
 /// Each element is a function of (seed, tensor name, index), so the same seed gives the same tensors in any
@@ -20,9 +22,7 @@ struct RandomTensorContent {
         // scaled by fan-in so each layer's output keeps the scale of its input.
         let fanIn = Float(shape.last ?? 1)
         (mean, standardDeviation) = shape.count == 1 ? (1, 0.1) : (0, 1 / fanIn.squareRoot())
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        self.seed = Self.mix(seed ^ hash)
+        self.seed = Self.mix(seed ^ FNV1a.hash(name.utf8))
     }
 
     /// Calls `write` with consecutive chunks that together hold the whole tensor.

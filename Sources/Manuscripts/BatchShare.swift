@@ -1,10 +1,12 @@
+import Basics
+
 /// One worker's stable share of a folder, `--shard K/N`: a book belongs to shard K when the hash of its file
 /// name is K-1 modulo N, so every worker, on any machine, makes the same split without talking to the others.
-public struct Shard: Sendable, Equatable, CustomStringConvertible {
+public struct BatchShare: Sendable, Equatable, CustomStringConvertible {
     public let index: Int
     public let count: Int
 
-    public static let whole = Shard(validIndex: 1, count: 1)
+    public static let whole = BatchShare(validIndex: 1, count: 1)
 
     /// Parses "K/N" with 1 ≤ K ≤ N.
     public init(parsing text: String) throws(ManuscriptWorkflowError) {
@@ -23,7 +25,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func contains(fileName: String) -> Bool {
-        Int(StableHash.fnv1a64(fileName.utf8) % UInt64(count)) == index - 1
+        Int(FNV1a.hash(fileName.utf8) % UInt64(count)) == index - 1
     }
 
     public var description: String { "\(index)/\(count)" }

@@ -1,3 +1,5 @@
+import Weights
+
 /// Encodes the `data.pkl` of a torch.save'd state dict (protocol 2, as torch writes it): a dict of
 /// name → `_rebuild_tensor_v2(storage, 0, shape, row-major strides, False, OrderedDict())`, where each
 /// storage is the persistent id `('storage', torch.<Type>Storage, key, 'cpu', numel)`.

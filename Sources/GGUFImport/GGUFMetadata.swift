@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizer
 
 /// The key-value metadata at the head of a GGUF file (llama.cpp's format), read with bounds checks.
 /// Only what a vocabulary needs is kept: strings, integers and arrays of them; tensors are not read.

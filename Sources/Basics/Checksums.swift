@@ -1,3 +1,27 @@
+/// 64-bit FNV-1a: a stable, dependency-free hash, the same on every machine and in every process (Swift's
+/// `hashValue` is seeded per process), so workers agree on shards, reruns recognise a book they already wrote and
+/// a saved state knows its model. Not for security.
+public struct FNV1a: Sendable {
+    @usableFromInline var state: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    public init() {}
+
+    public var value: UInt64 { state }
+
+    @inlinable
+    public mutating func add(_ bytes: some Sequence<UInt8>) {
+        for byte in bytes { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+    }
+
+    /// The hash of `bytes` alone.
+    @inlinable
+    public static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var hash = FNV1a()
+        hash.add(bytes)
+        return hash.value
+    }
+}
+
 /// CRC-32 (IEEE, as zip uses), slicing-by-8 so checksumming a 10 GB shard keeps pace with writing it.
 public struct CRC32: Sendable {
     public private(set) var value: UInt32 = 0

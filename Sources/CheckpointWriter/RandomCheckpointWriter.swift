@@ -1,4 +1,5 @@
 import Foundation
+import Weights
 
 /// Writes an MPT checkpoint of any shape with random weights, in the layouts found on the Hub: config.json
 /// (mosaicml dialect), safetensors or torch.save `.bin` weights, single or sharded with an index, and
@@ -43,7 +44,7 @@ public struct RandomCheckpointWriter {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw WeightsError.writeFailed(path: folder.path, reason: describeFileError(error))
+            throw CheckpointWriterError(path: folder.path, reason: describeFileError(error))
         }
         let shards = shardPlan()
         let names = shardFileNames(count: shards.count)
@@ -77,7 +78,7 @@ public struct RandomCheckpointWriter {
                 let target = try RegularFile.replaceableTarget(destination)
                 try Data(contentsOf: tokenizer).write(to: target, options: .atomic)
             } catch {
-                throw WeightsError.writeFailed(path: destination.path, reason: describeFileError(error))
+                throw CheckpointWriterError(path: destination.path, reason: describeFileError(error))
             }
         }
         return files
@@ -203,7 +204,7 @@ public struct RandomCheckpointWriter {
         do {
             try Data(bytes).write(to: RegularFile.replaceableTarget(url), options: .atomic)
         } catch {
-            throw WeightsError.writeFailed(path: url.path, reason: describeFileError(error))
+            throw CheckpointWriterError(path: url.path, reason: describeFileError(error))
         }
     }
 
@@ -212,7 +213,7 @@ public struct RandomCheckpointWriter {
             let options: JSONSerialization.WritingOptions = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
             return Array(try JSONSerialization.data(withJSONObject: object, options: options))
         } catch {
-            throw WeightsError.writeFailed(path: path, reason: "cannot encode JSON: \(error.localizedDescription)")
+            throw CheckpointWriterError(path: path, reason: "cannot encode JSON: \(error.localizedDescription)")
         }
     }
 }

@@ -11,7 +11,9 @@ import _Builtin_intrinsics.intel
 /// shifting all eight words by 8k yields values 8k..<8k+8 in order, in plain vector operations (the standard
 /// library's SIMD integer widening is not reliably inlined and would cost several times the arithmetic).
 /// A short last group is stored in order.
-public enum Int8Blocks {
+public enum Q8 {
+    /// Values per scale: 32 keeps the error of an outlier local, as in llama.cpp's q8_0 and q4_0 (KV `q4` uses
+    /// the same groups).
     public static let group = 32
 
     /// Bytes of one encoded row of `count` values.

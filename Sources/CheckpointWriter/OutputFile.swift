@@ -1,4 +1,6 @@
+import Basics
 import Foundation
+import Weights
 
 /// A file written sequentially with unbuffered POSIX writes (callers hand over large chunks), plus
 /// in-place patches of bytes already written (a zip local header's checksum).
@@ -11,10 +13,10 @@ final class OutputFile {
         self.url = url
         // Never blocks on a FIFO or writes into a device: only a regular file is truncated and written.
         descriptor = open(url.path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { throw CheckpointWriterError(path: url.path, reason: String(cString: strerror(errno))) }
         var info = stat()
         guard fstat(descriptor, &info) == 0, FileKind(mode: info.st_mode) == .regular, ftruncate(descriptor, 0) == 0 else {
-            throw WeightsError.writeFailed(path: url.path, reason: "it is \(FileKind(mode: info.st_mode)), not a regular file")
+            throw CheckpointWriterError(path: url.path, reason: "it is \(FileKind(mode: info.st_mode)), not a regular file")
         }
     }
 
@@ -38,18 +40,12 @@ final class OutputFile {
     func close() throws {
         let result = Foundation.close(descriptor)
         descriptor = -1
-        guard result == 0 else { throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
+        guard result == 0 else { throw CheckpointWriterError(path: url.path, reason: String(cString: strerror(errno))) }
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at position: Int) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(position + done))
-            guard written > 0 else {
-                if written < 0, errno == EINTR { continue }
-                throw WeightsError.writeFailed(path: url.path, reason: String(cString: strerror(errno)))
-            }
-            done += written
+        do { try PositionalIO.write(bytes, to: descriptor, at: position) } catch {
+            throw CheckpointWriterError(path: url.path, reason: error.reason)
         }
     }
 }
@@ -64,4 +60,12 @@ struct ByteWriter {
 
     mutating func append(_ other: [UInt8]) { bytes += other }
     mutating func append(_ text: String) { bytes += Array(text.utf8) }
+}
+
+/// Why a file of the checkpoint could not be written.
+public struct CheckpointWriterError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+
+    public var description: String { "cannot write \(path): \(reason)" }
 }

@@ -1,4 +1,6 @@
+import Basics
 import Foundation
+import Weights
 
 /// Writes a zip archive of stored (uncompressed) entries the way torch.save does: each entry's data starts
 /// on a 64-byte boundary (padding in the local header's extra field), ZIP64 records where sizes or offsets
@@ -63,7 +65,7 @@ public final class StoredZipWriter {
             try output.write(chunk)
         }
         guard output.offset - dataStart == size else {
-            throw WeightsError.writeFailed(path: output.url.path, reason: "entry \(name) produced \(output.offset - dataStart) bytes, not \(size)")
+            throw CheckpointWriterError(path: output.url.path, reason: "entry \(name) produced \(output.offset - dataStart) bytes, not \(size)")
         }
         var checksum = ByteWriter()
         checksum.append(crc.value)

@@ -1,7 +1,8 @@
 /// A JSON document, read by a small parser of our own: tokenizer.json holds 50k-250k vocabulary entries,
 /// and Foundation's decoders spent half a second on GPT-NeoX's alone. The server reads request bodies with it too:
-/// it tells `true` from `1`, which Foundation's JSONSerialization does not on every platform.
-public enum JSONValue: Sendable {
+/// it tells `true` from `1`, which Foundation's JSONSerialization does not on every platform. It is `Decodable`
+/// as well, for the config.json keys whose type varies between checkpoints.
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -288,5 +289,39 @@ public struct JSONParser {
     private static func continuesNumber(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
             || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+    }
+}
+
+extension JSONValue: Decodable {
+    /// A value of any JSON type, for config.json keys whose type varies between checkpoints.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// The value as compact JSON text, for messages.
+    public var description: String {
+        switch self {
+        case .null: "null"
+        case .bool(let value): "\(value)"
+        case .number(let value): "\(value)"
+        case .string(let value): "\"\(value)\""
+        case .array(let elements): "[\(elements.map(\.description).joined(separator: ", "))]"
+        case .object(let members): "{\(members.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", "))}"
+        }
     }
 }

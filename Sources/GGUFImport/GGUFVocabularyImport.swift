@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizer
 
 /// Turns a llama.cpp GPT-2-style vocabulary (`ggml-vocab-mpt.gguf`, shipped inside the llama-cpp-python
 /// source package) into the tokenizer.json that Hugging Face publishes beside MPT checkpoints, so a user
