@@ -61,6 +61,13 @@ final class EncodedKVBlock<Codec: KVTileCodec>: KVBlock, KVTileSource {
         self.count = min(self.count, max(0, count))
     }
 
+    func copy() -> any KVBlock {
+        let copy = EncodedKVBlock<Codec>(layout: layout)
+        copy.storage.copyMemory(from: storage, byteCount: residentBytes)
+        copy.count = count
+        return copy
+    }
+
     func encodedTile(_ kind: KVTileKind, head: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: tile(kind, head: head), count: count * rowBytes)
     }

@@ -20,4 +20,8 @@ public protocol KVBlock: AnyObject {
 
     /// Forgets positions from `count` on.
     func truncate(to count: Int)
+
+    /// An independent block with the same positions, for a cache that shares this one with a fork and must
+    /// change it (`KVCache.fork`).
+    func copy() -> any KVBlock
 }

@@ -48,6 +48,14 @@ final class SpilledKVBlock: KVBlock, KVTileSource {
         self.count = min(self.count, max(0, count))
     }
 
+    /// The same records in the spill file (never rewritten), with this block's own count.
+    func copy() -> any KVBlock {
+        let copy = SpilledKVBlock(codec: codec, layout: layout, file: file, records: records, count: storedRows)
+        copy.count = count
+        copy.damage = damage
+        return copy
+    }
+
     func compressedTile(_ kind: KVTileKind, head: Int) throws -> [UInt8] {
         if let damage { throw damage }
         let record = records[kind.rawValue * layout.heads + head]

@@ -16,12 +16,13 @@ public struct BenchmarkMeasurement: Sendable {
     public var medianDecodeSeconds: Double { Self.median(decodeSeconds) }
 
     public var prefillTokensPerSecond: Double { Self.rate(Double(run.context), medianPrefillSeconds) }
-    public var decodeTokensPerSecond: Double { Self.rate(Double(run.decodeSteps), medianDecodeSeconds) }
+    /// Every text's tokens count: `run.variants` per step.
+    public var decodeTokensPerSecond: Double { Self.rate(Double(run.decodeSteps * run.variants), medianDecodeSeconds) }
 
     public var prefillFLOPs: Double {
         flops.prefill(tokens: run.context, depth: run.depth, attentionShare: 1 - prefillAttentionSkippedShare)
     }
-    public var decodeFLOPs: Double { flops.decode(steps: run.decodeSteps, depth: run.depth) }
+    public var decodeFLOPs: Double { flops.decode(steps: run.decodeSteps, depth: run.depth) * Double(run.variants) }
 
     public var prefillGFLOPsPerSecond: Double { Self.rate(prefillFLOPs * 1e-9, medianPrefillSeconds) }
     public var decodeGFLOPsPerSecond: Double { Self.rate(decodeFLOPs * 1e-9, medianDecodeSeconds) }

@@ -1,20 +1,24 @@
 /// One speed measurement of a session, as `storywriter bench` runs it: `depth` tokens are prefilled into the
 /// cache first (real work, timed separately), then each repetition rewinds to `depth`, prefills `context`
 /// tokens (timed) and, after rewinding again, decodes `decodeSteps` tokens one at a time (timed). One untimed
-/// warm-up of each comes first; medians over the repetitions are reported.
+/// warm-up of each comes first; medians over the repetitions are reported. With `variants` above 1, the decode
+/// steps are those of `variants` texts forked at `depth` and decoded together (`SessionBatch`), each step one
+/// token for each.
 public struct BenchmarkRun: Sendable {
     public let context: Int
     public let depth: Int
     public let decodeSteps: Int
     public let repetitions: Int
     public let chunkSize: Int
+    public let variants: Int
 
-    public init(context: Int, depth: Int, decodeSteps: Int, repetitions: Int, chunkSize: Int) {
+    public init(context: Int, depth: Int, decodeSteps: Int, repetitions: Int, chunkSize: Int, variants: Int = 1) {
         self.context = context
         self.depth = depth
         self.decodeSteps = decodeSteps
         self.repetitions = repetitions
         self.chunkSize = chunkSize
+        self.variants = variants
     }
 
     /// Runs on `session` (reset first), feeding `source` cycled as the text: token i of the run is
@@ -55,7 +59,17 @@ public struct BenchmarkRun: Sendable {
                 }
                 try session.rewind(to: depth)
             }
-            if decodeSteps > 0 {
+            if decodeSteps > 0 && variants > 1 {
+                // The members are forked inside the timing: forking is part of what writing variants costs.
+                let members = Array(0..<variants)
+                let start = ContinuousClock.now
+                let batch = try SessionBatch(forking: session, count: variants)
+                for step in continuation.indices {
+                    _ = try batch.decode(members.map { text[(step + $0) % text.count] }, members: members)
+                }
+                let elapsed = Self.seconds(since: start)
+                if repetition > 0 { decodeSeconds.append(elapsed) }
+            } else if decodeSteps > 0 {
                 let start = ContinuousClock.now
                 for token in continuation { _ = try session.decode(token) }
                 let elapsed = Self.seconds(since: start)
