@@ -24,23 +24,7 @@ FORMATS=${FORMATS:-"f32 f16 q8"}
 SHAPES=${SHAPES:-"124m 7b"}
 mkdir -p "$WORK"
 cd "$WORK"
-log() { echo "[speed.sh] $*" >&2; }
-
-if [ -z "${STORYWRITER:-}" ]; then
-    log "building storywriter (release)"
-    (cd "$ROOT" && swift build -c release --product storywriter >&2)
-    STORYWRITER="$ROOT/.build/release/storywriter"
-fi
-threads=()
-if [ -n "${THREADS:-}" ]; then threads=(--threads "$THREADS"); fi
-
-synth() { # folder, then synth arguments
-    local folder=$1; shift
-    if [ ! -f "$folder/config.json" ]; then
-        log "synth $folder"
-        "$STORYWRITER" synth "$folder" --seed 0 --clip-qkv 6 --alibi-bias-max 16 "$@" >&2
-    fi
-}
+source "$ROOT/bench/common.sh"
 synth m124-fp32 --d-model 768 --heads 12 --layers 12 --dtype fp32
 synth m124-bf16 --d-model 768 --heads 12 --layers 12 --dtype bf16
 synth m7b-2layers-bf16 --d-model 4096 --heads 32 --layers 2 --dtype bf16

@@ -4,20 +4,24 @@ import Model
 /// One speed measurement of a session, as `storywriter bench` runs it: `depth` tokens are prefilled into the
 /// cache first (real work, timed separately), then each repetition rewinds to `depth`, prefills `context`
 /// tokens (timed) and, after rewinding again, decodes `decodeSteps` tokens one at a time (timed). One untimed
-/// warm-up of each comes first; medians over the repetitions are reported.
+/// warm-up of each comes first; medians over the repetitions are reported. With `variants` above 1, the decode
+/// steps are those of `variants` texts forked at `depth` and decoded together (`SessionBatch`), each step one
+/// token for each.
 public struct BenchmarkRun: Sendable {
     public let context: Int
     public let depth: Int
     public let decodeSteps: Int
     public let repetitions: Int
     public let chunkSize: Int
+    public let variants: Int
 
-    public init(context: Int, depth: Int, decodeSteps: Int, repetitions: Int, chunkSize: Int) {
+    public init(context: Int, depth: Int, decodeSteps: Int, repetitions: Int, chunkSize: Int, variants: Int = 1) {
         self.context = context
         self.depth = depth
         self.decodeSteps = decodeSteps
         self.repetitions = repetitions
         self.chunkSize = chunkSize
+        self.variants = variants
     }
 
     /// Runs on `session` (reset first), feeding `source` cycled as the text: token i of the run is
@@ -58,7 +62,17 @@ public struct BenchmarkRun: Sendable {
                 }
                 try session.rewind(to: depth)
             }
-            if decodeSteps > 0 {
+            if decodeSteps > 0 && variants > 1 {
+                // The members are forked inside the timing: forking is part of what writing variants costs.
+                let members = Array(0..<variants)
+                let start = ContinuousClock.now
+                let batch = try SessionBatch(forking: session, count: variants)
+                for step in continuation.indices {
+                    _ = try batch.decode(members.map { text[(step + $0) % text.count] }, members: members)
+                }
+                let elapsed = (ContinuousClock.now - start).seconds
+                if repetition > 0 { decodeSeconds.append(elapsed) }
+            } else if decodeSteps > 0 {
                 let start = ContinuousClock.now
                 for token in continuation { _ = try session.decode(token) }
                 let elapsed = (ContinuousClock.now - start).seconds
@@ -97,12 +111,13 @@ public struct BenchmarkMeasurement: Sendable {
     public var medianDecodeSeconds: Double { Self.median(decodeSeconds) }
 
     public var prefillTokensPerSecond: Double { Self.rate(Double(run.context), medianPrefillSeconds) }
-    public var decodeTokensPerSecond: Double { Self.rate(Double(run.decodeSteps), medianDecodeSeconds) }
+    /// Every text's tokens count: `run.variants` per step.
+    public var decodeTokensPerSecond: Double { Self.rate(Double(run.decodeSteps * run.variants), medianDecodeSeconds) }
 
     public var prefillFLOPs: Double {
         flops.prefill(tokens: run.context, depth: run.depth, attentionShare: 1 - prefillAttentionSkippedShare)
     }
-    public var decodeFLOPs: Double { flops.decode(steps: run.decodeSteps, depth: run.depth) }
+    public var decodeFLOPs: Double { flops.decode(steps: run.decodeSteps, depth: run.depth) * Double(run.variants) }
 
     public var prefillGFLOPsPerSecond: Double { Self.rate(prefillFLOPs * 1e-9, medianPrefillSeconds) }
     public var decodeGFLOPsPerSecond: Double { Self.rate(decodeFLOPs * 1e-9, medianDecodeSeconds) }

@@ -15,9 +15,12 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case invalidTypicalP(Double)
     case invalidRepetitionWindow(Int)
     case emptyBannedText
+    case invalidVariantCount(Int)
 
     public var description: String {
         switch self {
+        case .invalidVariantCount(let n):
+            return "the number of variants must be at least 1 (got \(n)): pass e.g. --variants 3 for three endings"
         case .emptyPrompt:
             return "the prompt is empty (it encodes to zero tokens): give some text to continue"
         case .invalidMaxNewTokens(let n):

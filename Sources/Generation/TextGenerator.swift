@@ -41,62 +41,110 @@ public struct TextGenerator: Sendable {
     ) throws -> GenerationResult {
         guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
         guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
-        var sampler = try Sampler(options: options, bannedTokens: bannedTokens)
+        var stream = try stream(seed: options.seed, stopTokens: stopTokens)
 
         let clock = ContinuousClock()
-        let prefillStart = clock.now
-        var logits = try session.prefill(prompt: prompt, chunkSize: chunkSize) { done, total in
-            onPrefillProgress(PrefillProgress(tokensDone: done, tokensTotal: total, elapsedSeconds: (clock.now - prefillStart).seconds))
-        }
-        sampler.observe(session.tokens)
+        var (logits, prefillSeconds) = try prefill(prompt, in: &session, chunkSize: chunkSize, clock: clock, onPrefillProgress: onPrefillProgress)
+        stream.observe(session.tokens)
         let decodeStart = clock.now
-        let prefillSeconds = (decodeStart - prefillStart).seconds
 
-        var decoder = StreamingDecoder(tokenizer: tokenizer)
-        var matcher = StopTextMatcher(stopTexts: options.stopTexts)
-        var generated: [Int] = []
-        var text = ""
-        func emit(_ piece: String) {
-            guard !piece.isEmpty else { return }
-            text += piece
-            onText(piece)
-        }
-
-        var stopReason = StopReason.maxNewTokens
-        while true {
-            let token = try sampler.nextToken(logits: logits)
-            onToken(token, logits)
-            generated.append(token)
-            if token == BPETokenizer.endOfTextID {
-                stopReason = .endOfText
-                break
-            }
-            if stopTokens.contains(token) {
-                stopReason = .stopToken(tokenizer.decode([token]))
-                break
-            }
-            emit(matcher.append(decoder.append(token)))
-            if let stop = matcher.matchedStopText {
-                stopReason = .stopText(stop)
-                break
-            }
-            if generated.count == options.maxNewTokens { break }
-            if isCancelled() {
-                stopReason = .cancelled
-                break
-            }
+        while let token = try stream.next(logits: logits, onText: onText, onToken: onToken, isCancelled: isCancelled) {
             logits = try session.decode(token)
         }
-        if matcher.matchedStopText == nil {
-            // Bytes of an unfinished character, then text held back in case it began a stop text.
-            emit(matcher.append(decoder.finish()))
-            if let stop = matcher.matchedStopText { stopReason = .stopText(stop) }
-            emit(matcher.finish())
-        }
-
         let timings = GenerationTimings(
             promptTokens: prompt.count, prefillSeconds: prefillSeconds,
-            generatedTokens: generated.count, decodeSeconds: (clock.now - decodeStart).seconds)
-        return GenerationResult(tokenIDs: generated, text: text, stopReason: stopReason, seed: sampler.seed, timings: timings)
+            generatedTokens: stream.generated.count, decodeSeconds: (clock.now - decodeStart).seconds)
+        return stream.result(timings: timings)
+    }
+
+    /// Reads `prompt` into `session`: the logits at its last position and the seconds it took.
+    func prefill<Session: LanguageModelSession>(
+        _ prompt: [Int], in session: inout Session, chunkSize: Int, clock: ContinuousClock, onPrefillProgress: (PrefillProgress) -> Void
+    ) throws -> (logits: [Float], seconds: Double) {
+        let start = clock.now
+        let logits = try session.prefill(prompt: prompt, chunkSize: chunkSize) { done, total in
+            onPrefillProgress(PrefillProgress(tokensDone: done, tokensTotal: total, elapsedSeconds: (clock.now - start).seconds))
+        }
+        return (logits, (clock.now - start).seconds)
+    }
+
+    /// One text's sampler and stop conditions, seeded with `seed` (drawn when nil).
+    func stream(seed: UInt64?, stopTokens: Set<Int>) throws -> GenerationStream {
+        var seeded = options
+        seeded.seed = seed
+        return GenerationStream(
+            sampler: try Sampler(options: seeded, bannedTokens: bannedTokens), tokenizer: tokenizer,
+            stopTokens: stopTokens, maxNewTokens: options.maxNewTokens, stopTexts: options.stopTexts)
+    }
+}
+
+/// One text being written: its sampler, the text streamed so far and the stop conditions. The generation loop
+/// runs one; several endings written together (`TextGenerator.generateVariants`) run one each.
+struct GenerationStream {
+    private var sampler: Sampler
+    private let tokenizer: BPETokenizer
+    private let stopTokens: Set<Int>
+    private let maxNewTokens: Int
+    private var decoder: StreamingDecoder
+    private var matcher: StopTextMatcher
+    private(set) var generated: [Int] = []
+    private(set) var text = ""
+    private(set) var stopReason = StopReason.maxNewTokens
+
+    init(sampler: Sampler, tokenizer: BPETokenizer, stopTokens: Set<Int>, maxNewTokens: Int, stopTexts: [String]) {
+        self.sampler = sampler
+        self.tokenizer = tokenizer
+        self.stopTokens = stopTokens
+        self.maxNewTokens = maxNewTokens
+        decoder = StreamingDecoder(tokenizer: tokenizer)
+        matcher = StopTextMatcher(stopTexts: stopTexts)
+    }
+
+    /// The context so far, which the repetition penalty counts as seen.
+    mutating func observe(_ tokens: [Int]) { sampler.observe(tokens) }
+
+    /// Samples the next token from `logits` (the model's prediction after the text so far) and returns it when
+    /// the model must read it before the next call; nil once the text is finished, its last text already handed
+    /// to `onText`. The last sampled token is not returned to be read (nothing would read its logits).
+    mutating func next(
+        logits: [Float], onText: (String) -> Void, onToken: (_ token: Int, _ logits: [Float]) -> Void, isCancelled: () -> Bool
+    ) throws -> Int? {
+        let token = try sampler.nextToken(logits: logits)
+        onToken(token, logits)
+        generated.append(token)
+        if token == BPETokenizer.endOfTextID {
+            return finish(.endOfText, onText: onText)
+        }
+        if stopTokens.contains(token) {
+            return finish(.stopToken(tokenizer.decode([token])), onText: onText)
+        }
+        emit(matcher.append(decoder.append(token)), onText)
+        if let stop = matcher.matchedStopText {
+            return finish(.stopText(stop), onText: onText)
+        }
+        if generated.count == maxNewTokens { return finish(.maxNewTokens, onText: onText) }
+        if isCancelled() { return finish(.cancelled, onText: onText) }
+        return token
+    }
+
+    func result(timings: GenerationTimings) -> GenerationResult {
+        GenerationResult(tokenIDs: generated, text: text, stopReason: stopReason, seed: sampler.seed, timings: timings)
+    }
+
+    private mutating func finish(_ reason: StopReason, onText: (String) -> Void) -> Int? {
+        stopReason = reason
+        if matcher.matchedStopText == nil {
+            // Bytes of an unfinished character, then text held back in case it began a stop text.
+            emit(matcher.append(decoder.finish()), onText)
+            if let stop = matcher.matchedStopText { stopReason = .stopText(stop) }
+            emit(matcher.finish(), onText)
+        }
+        return nil
+    }
+
+    private mutating func emit(_ piece: String, _ onText: (String) -> Void) {
+        guard !piece.isEmpty else { return }
+        text += piece
+        onText(piece)
     }
 }

@@ -45,6 +45,10 @@ public protocol KVBlock: AnyObject {
 
     /// Forgets positions from `count` on.
     func truncate(to count: Int)
+
+    /// An independent block with the same positions, for a cache that shares this one with a fork and must
+    /// change it (`KVCache.fork`).
+    func copy() -> any KVBlock
 }
 
 /// A block held in memory in `Codec`'s format: per head, a key tile and a value tile of `blockSize` rows,
@@ -108,6 +112,13 @@ final class EncodedKVBlock<Codec: KVTileCodec>: KVBlock, KVTileSource {
 
     func truncate(to count: Int) {
         self.count = min(self.count, max(0, count))
+    }
+
+    func copy() -> any KVBlock {
+        let copy = EncodedKVBlock<Codec>(layout: layout)
+        copy.storage.copyMemory(from: storage, byteCount: residentBytes)
+        copy.count = count
+        return copy
     }
 
     func encodedTile(_ kind: KVTileKind, head: Int) -> UnsafeRawBufferPointer {
@@ -174,6 +185,14 @@ final class SpilledKVBlock: KVBlock, KVTileSource {
 
     func truncate(to count: Int) {
         self.count = min(self.count, max(0, count))
+    }
+
+    /// The same records in the spill file (never rewritten), with this block's own count.
+    func copy() -> any KVBlock {
+        let copy = SpilledKVBlock(codec: codec, layout: layout, file: file, records: records, count: storedRows)
+        copy.count = count
+        copy.damage = damage
+        return copy
     }
 
     func compressedTile(_ kind: KVTileKind, head: Int) throws -> [UInt8] {

@@ -11,6 +11,8 @@ public final class KVCache: @unchecked Sendable {
     public let spill: KVSpill?
     private var blocks: [[any KVBlock]]
     private var counts: [Int]
+    /// Per layer, how many leading blocks other caches may hold too (`fork`): those are never changed in place.
+    private var sharedBlocks: [Int]
 
     public init(layout: KVCacheLayout, format: KVCacheFormat = .float32, spill: KVSpill? = nil) {
         self.layout = layout
@@ -18,6 +20,29 @@ public final class KVCache: @unchecked Sendable {
         self.spill = spill
         blocks = Array(repeating: [], count: layout.layers)
         counts = Array(repeating: 0, count: layout.layers)
+        sharedBlocks = Array(repeating: 0, count: layout.layers)
+    }
+
+    /// A cache holding the same positions that shares this one's blocks instead of copying them: several endings
+    /// written from one reading (`--variants`) keep one copy of the book. Either cache copies a shared block
+    /// only when it changes it: the block still filling, when it appends, or the block a rewind cuts into.
+    public func fork() -> KVCache {
+        let fork = KVCache(layout: layout, format: format, spill: spill)
+        fork.blocks = blocks
+        fork.counts = counts
+        sharedBlocks = blocks.map(\.count)
+        fork.sharedBlocks = sharedBlocks
+        return fork
+    }
+
+    /// Bytes of memory `caches` hold together, each block counted once however many of them share it.
+    public static func residentBytes(of caches: [KVCache]) -> Int {
+        var seen = Set<ObjectIdentifier>()
+        var total = 0
+        for block in caches.lazy.flatMap({ $0.blocks.joined() }) where seen.insert(ObjectIdentifier(block)).inserted {
+            total += block.residentBytes
+        }
+        return total
     }
 
     /// Positions held by every layer.
@@ -44,6 +69,8 @@ public final class KVCache: @unchecked Sendable {
         while done < rows {
             if blocks[layer].last.map({ $0.count == layout.blockSize }) ?? true {
                 blocks[layer].append(format.makeBlock(layout: layout))
+            } else {
+                ownLastBlock(layer: layer)
             }
             let block = blocks[layer][blocks[layer].count - 1]
             let taken = min(rows - done, layout.blockSize - block.count)
@@ -69,13 +96,26 @@ public final class KVCache: @unchecked Sendable {
         for layer in 0..<layout.layers where counts[layer] > positions {
             let keptBlocks = (max(0, positions) + layout.blockSize - 1) / layout.blockSize
             blocks[layer].removeLast(blocks[layer].count - keptBlocks)
-            blocks[layer].last?.truncate(to: positions - (keptBlocks - 1) * layout.blockSize)
+            sharedBlocks[layer] = min(sharedBlocks[layer], keptBlocks)
+            let keptInLast = positions - (keptBlocks - 1) * layout.blockSize
+            if let last = blocks[layer].last, last.count > keptInLast {
+                ownLastBlock(layer: layer)
+                blocks[layer][keptBlocks - 1].truncate(to: keptInLast)
+            }
             // Positions will be appended to a block the cut left partial: it must be in memory.
             if let spilled = blocks[layer].last as? SpilledKVBlock, spilled.count < layout.blockSize, let restored = try? spilled.restored() {
                 blocks[layer][keptBlocks - 1] = restored
             }
             counts[layer] = max(0, positions)
         }
+    }
+
+    /// Makes the last block of `layer` this cache's own before it changes, copying it if a fork shares it.
+    private func ownLastBlock(layer: Int) {
+        let last = blocks[layer].count - 1
+        guard last >= 0, last < sharedBlocks[layer] else { return }
+        blocks[layer][last] = blocks[layer][last].copy()
+        sharedBlocks[layer] = last
     }
 
     /// Block `index` of `layer`, for saving the cache.

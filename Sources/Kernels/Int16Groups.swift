@@ -19,17 +19,37 @@ public struct Int16Groups {
         let groups = (count + Q8.group - 1) / Q8.group
         return try withUnsafeTemporaryAllocation(of: Int16.self, capacity: max(1, count)) { codes in
             try withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, groups)) { scales in
-                let codes = codes.baseAddress!, scales = scales.baseAddress!
-                for group in 0..<groups {
-                    let first = group * Q8.group
-                    let n = min(Q8.group, count - first)
-                    scales[group] = n == Q8.group
-                        ? quantizeWholeGroup(x + first, into: codes + first)
-                        : quantizeInOrder(x + first, count: n, into: codes + first)
-                }
-                return try body(Int16Groups(count: count, codes: codes, scales: scales))
+                try body(quantize(x, count: count, codes: codes.baseAddress!, scales: scales.baseAddress!))
             }
         }
+    }
+
+    /// `withQuantized` for `rows` vectors of `count` values each, `x` row-major: each is quantized exactly as alone.
+    public static func withQuantized<Result>(
+        rows: Int, _ x: UnsafePointer<Float>, count: Int, _ body: ([Int16Groups]) throws -> Result
+    ) rethrows -> Result {
+        let groups = (count + Q8.group - 1) / Q8.group
+        return try withUnsafeTemporaryAllocation(of: Int16.self, capacity: max(1, rows * count)) { codes in
+            try withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, rows * groups)) { scales in
+                let quantized = (0..<rows).map { row in
+                    quantize(x + row * count, count: count, codes: codes.baseAddress! + row * count, scales: scales.baseAddress! + row * groups)
+                }
+                return try body(quantized)
+            }
+        }
+    }
+
+    private static func quantize(
+        _ x: UnsafePointer<Float>, count: Int, codes: UnsafeMutablePointer<Int16>, scales: UnsafeMutablePointer<Float>
+    ) -> Int16Groups {
+        for group in 0..<((count + Q8.group - 1) / Q8.group) {
+            let first = group * Q8.group
+            let n = min(Q8.group, count - first)
+            scales[group] = n == Q8.group
+                ? quantizeWholeGroup(x + first, into: codes + first)
+                : quantizeInOrder(x + first, count: n, into: codes + first)
+        }
+        return Int16Groups(count: count, codes: codes, scales: scales)
     }
 
     /// One whole group, eight lanes at a time, each value stored where `Q8` keeps its weight; returns the scale.

@@ -11,19 +11,21 @@ public enum Linear {
     /// panel by panel), which rounds otherwise than adding a separately computed product would.
     public static func add(
         _ weight: WeightMatrix, times x: UnsafePointer<Float>, rows m: Int,
-        to y: UnsafeMutablePointer<Float>, scratch: ScratchBuffer
+        to y: UnsafeMutablePointer<Float>, scratch: ScratchBuffer, independentRows: Bool = false
     ) {
-        apply(weight, to: x, rows: m, into: y, accumulate: true, scratch: scratch)
+        apply(weight, to: x, rows: m, into: y, accumulate: true, scratch: scratch, independentRows: independentRows)
     }
 
     /// y[m × W.rows] = x[m × W.columns] · Wᵀ, or y += … with `accumulate` (as `add`).
+    /// `independentRows`: the rows belong to different texts decoded together, and each must come out bitwise as
+    /// it would alone (one row, the matrix-vector kernel), not as sgemm rounds a block of rows.
     public static func apply(
         _ weight: WeightMatrix, to x: UnsafePointer<Float>, rows m: Int,
-        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, scratch: ScratchBuffer
+        into y: UnsafeMutablePointer<Float>, accumulate: Bool = false, scratch: ScratchBuffer, independentRows: Bool = false
     ) {
         guard m > 0 else { return }
-        if m == 1 {
-            MatrixVector.apply(weight, to: x, into: y, accumulate: accumulate)
+        if m == 1 || independentRows {
+            MatrixVector.apply(weight, toRows: x, count: m, into: y, accumulate: accumulate)
             return
         }
         let beta: Float = accumulate ? 1 : 0

@@ -78,22 +78,65 @@ public enum Q8 {
         while (groupIndex + 2) * group <= count {
             Prefetch.ahead(of: first + offset, by: Prefetch.q8Distance)
             Prefetch.ahead(of: second + offset, by: Prefetch.q8Distance)
-            add(group: groupIndex, at: first + offset, of: input, to: &firstSums.0)
-            add(group: groupIndex + 1, at: first + offset + groupBytes, of: input, to: &firstSums.1)
-            add(group: groupIndex, at: second + offset, of: input, to: &secondSums.0)
-            add(group: groupIndex + 1, at: second + offset + groupBytes, of: input, to: &secondSums.1)
+            add(StoredGroup(first + offset), group: groupIndex, of: input, to: &firstSums.0)
+            add(StoredGroup(first + offset + groupBytes), group: groupIndex + 1, of: input, to: &firstSums.1)
+            add(StoredGroup(second + offset), group: groupIndex, of: input, to: &secondSums.0)
+            add(StoredGroup(second + offset + groupBytes), group: groupIndex + 1, of: input, to: &secondSums.1)
             offset += 2 * groupBytes
             groupIndex += 2
         }
         if (groupIndex + 1) * group <= count {
-            add(group: groupIndex, at: first + offset, of: input, to: &firstSums.0)
-            add(group: groupIndex, at: second + offset, of: input, to: &secondSums.0)
+            add(StoredGroup(first + offset), group: groupIndex, of: input, to: &firstSums.0)
+            add(StoredGroup(second + offset), group: groupIndex, of: input, to: &secondSums.0)
             offset += groupBytes
             groupIndex += 1
         }
         return (
             total(firstSums, partialGroup: groupIndex, at: first + offset, of: input),
             total(secondSums, partialGroup: groupIndex, at: second + offset, of: input))
+    }
+
+    /// One encoded row's dot products with four inputs (several texts decoded together): each group's codes are
+    /// widened once for all four, and each input's sum is bitwise what `dots(_:_:_:)` gives for it alone (the
+    /// same two sums, added in the same order).
+    public static func dots(
+        _ row: UnsafeRawPointer, _ a: Int16Groups, _ b: Int16Groups, _ c: Int16Groups, _ d: Int16Groups
+    ) -> SIMD4<Float> {
+        let count = a.count
+        var sumsA = (SIMD8<Float>(), SIMD8<Float>()), sumsB = sumsA, sumsC = sumsA, sumsD = sumsA
+        var offset = 0
+        var groupIndex = 0
+        while (groupIndex + 2) * group <= count {
+            Prefetch.ahead(of: row + offset, by: Prefetch.q8Distance)
+            // One group for the four inputs, then the next: two widened groups and eight sums would not fit in
+            // the sixteen vector registers.
+            let even = StoredGroup(row + offset)
+            add(even, group: groupIndex, of: a, to: &sumsA.0)
+            add(even, group: groupIndex, of: b, to: &sumsB.0)
+            add(even, group: groupIndex, of: c, to: &sumsC.0)
+            add(even, group: groupIndex, of: d, to: &sumsD.0)
+            let odd = StoredGroup(row + offset + groupBytes)
+            add(odd, group: groupIndex + 1, of: a, to: &sumsA.1)
+            add(odd, group: groupIndex + 1, of: b, to: &sumsB.1)
+            add(odd, group: groupIndex + 1, of: c, to: &sumsC.1)
+            add(odd, group: groupIndex + 1, of: d, to: &sumsD.1)
+            offset += 2 * groupBytes
+            groupIndex += 2
+        }
+        if (groupIndex + 1) * group <= count {
+            let last = StoredGroup(row + offset)
+            add(last, group: groupIndex, of: a, to: &sumsA.0)
+            add(last, group: groupIndex, of: b, to: &sumsB.0)
+            add(last, group: groupIndex, of: c, to: &sumsC.0)
+            add(last, group: groupIndex, of: d, to: &sumsD.0)
+            offset += groupBytes
+            groupIndex += 1
+        }
+        return SIMD4(
+            total(sumsA, partialGroup: groupIndex, at: row + offset, of: a),
+            total(sumsB, partialGroup: groupIndex, at: row + offset, of: b),
+            total(sumsC, partialGroup: groupIndex, at: row + offset, of: c),
+            total(sumsD, partialGroup: groupIndex, at: row + offset, of: d))
     }
 
     /// A row's two sums of whole groups, plus the products of its last, partial group `index` stored at `stored`.
@@ -110,32 +153,50 @@ public enum Q8 {
         return (sums.0 + sums.1).sum() + Float(tail) * tailScale
     }
 
-    /// sum += (Σ code·x over whole group `index`, stored at `stored`) · its scale · the input's scale, in lanes.
+    /// sum += (Σ code·x over whole group `index`) · its scale · the input's scale, in lanes.
     @inline(__always)
-    private static func add(group index: Int, at stored: UnsafeRawPointer, of input: Int16Groups, to sum: inout SIMD8<Float>) {
-        sum = sum.addingProduct(
-            groupProducts(stored + MemoryLayout<Float>.size, input.codes + index * group),
-            stored.loadUnaligned(as: Float.self) * input.scales[index])
+    private static func add(_ stored: StoredGroup, group index: Int, of input: Int16Groups, to sum: inout SIMD8<Float>) {
+        sum = sum.addingProduct(stored.products(input.codes + index * group), stored.scale * input.scales[index])
     }
 
-    /// Σ code·x over one whole group's 32 `codes` and `xs`, in lanes: exact, since each lane adds four products
-    /// of at most 127 · 32767, below 2²⁴, where float32 still counts every integer.
-    @inline(__always)
-    private static func groupProducts(_ codes: UnsafeRawPointer, _ xs: UnsafePointer<Int16>) -> SIMD8<Float> {
+    /// One whole stored group, its codes widened to 16 bits once for as many inputs as meet them.
+    private struct StoredGroup {
+        let scale: Float
         #if arch(x86_64)
-        let low = _mm256_cvtepi8_epi16(_mm_loadu_si128(codes.assumingMemoryBound(to: __m128i.self)))
-        let high = _mm256_cvtepi8_epi16(_mm_loadu_si128((codes + 16).assumingMemoryBound(to: __m128i.self)))
-        let firstProducts = _mm256_madd_epi16(low, _mm256_loadu_si256(UnsafeRawPointer(xs).assumingMemoryBound(to: __m256i.self)))
-        let secondProducts = _mm256_madd_epi16(high, _mm256_loadu_si256(UnsafeRawPointer(xs + 16).assumingMemoryBound(to: __m256i.self)))
-        return _mm256_cvtepi32_ps(_mm256_add_epi32(firstProducts, secondProducts))
+        let low: __m256i, high: __m256i
         #else
-        // The same lanes as vpmaddwd's: pairs of neighbours, from each half of the group.
-        var sums = SIMD8<Int32>()
-        for index in 0..<group {
-            sums[index % 16 / 2] &+= Int32(codes.load(fromByteOffset: index, as: Int8.self)) * Int32(xs[index])
-        }
-        return SIMD8<Float>(sums)
+        let codes: UnsafeRawPointer
         #endif
+
+        @inline(__always)
+        init(_ stored: UnsafeRawPointer) {
+            scale = stored.loadUnaligned(as: Float.self)
+            let codes = stored + MemoryLayout<Float>.size
+            #if arch(x86_64)
+            low = _mm256_cvtepi8_epi16(_mm_loadu_si128(codes.assumingMemoryBound(to: __m128i.self)))
+            high = _mm256_cvtepi8_epi16(_mm_loadu_si128((codes + 16).assumingMemoryBound(to: __m128i.self)))
+            #else
+            self.codes = codes
+            #endif
+        }
+
+        /// Σ code·x over the group's 32 codes and `xs`, in lanes: exact, since each lane adds four products
+        /// of at most 127 · 32767, below 2²⁴, where float32 still counts every integer.
+        @inline(__always)
+        func products(_ xs: UnsafePointer<Int16>) -> SIMD8<Float> {
+            #if arch(x86_64)
+            let firstProducts = _mm256_madd_epi16(low, _mm256_loadu_si256(UnsafeRawPointer(xs).assumingMemoryBound(to: __m256i.self)))
+            let secondProducts = _mm256_madd_epi16(high, _mm256_loadu_si256(UnsafeRawPointer(xs + 16).assumingMemoryBound(to: __m256i.self)))
+            return _mm256_cvtepi32_ps(_mm256_add_epi32(firstProducts, secondProducts))
+            #else
+            // The same lanes as vpmaddwd's: pairs of neighbours, from each half of the group.
+            var sums = SIMD8<Int32>()
+            for index in 0..<Q8.group {
+                sums[index % 16 / 2] &+= Int32(codes.load(fromByteOffset: index, as: Int8.self)) * Int32(xs[index])
+            }
+            return SIMD8<Float>(sums)
+            #endif
+        }
     }
 
     /// Bytes of one whole group: its scale and 32 codes.

@@ -51,16 +51,35 @@ public final class StoryModel {
                          onPrefillProgress: onPrefillProgress, onText: onText)
     }
 
-    /// As above, in `session`, for callers that bring their own: a restored state, a state-saving one. A session
+    /// `count` endings of `window` from one reading, decoded together (`TextGenerator.generateVariants`): ending k
+    /// (from 0) is what `write` writes with seed S + k. `session` is left holding the window.
+    public func writeVariants(
+        _ count: Int, _ window: ContextWindow, in session: inout StateSavingSession, generator: TextGenerator, chunkSize: Int,
+        notice: (String) -> Void, onPrefillProgress: (PrefillProgress) -> Void, onText: (_ variant: Int, _ piece: String) -> Void
+    ) throws -> [WrittenContinuation] {
+        noteLength(window, generator: generator, notice: notice)
+        let generations = try generator.generateVariants(
+            count, continuing: Array(window.tokens[session.tokens.count...]), in: &session, chunkSize: chunkSize,
+            fork: { session, count in try SessionBatch(forking: session.session, count: count) },
+            onPrefillProgress: onPrefillProgress, onText: onText)
+        return generations.map { WrittenContinuation(window: window, generation: $0) }
+    }
+
+    /// Past the length the model was trained for, `notice` hears it.
+    private func noteLength(_ window: ContextWindow, generator: TextGenerator, notice: (String) -> Void) {
+        let trained = model.configuration.maxSeqLen
+        if window.tokens.count + generator.options.maxNewTokens > trained {
+            notice("note: \(window.tokens.count) tokens read + up to \(generator.options.maxNewTokens) written pass this model's max_seq_len of \(trained); MPT's ALiBi extrapolates past it (StoryWriter, trained at 65k, handles 84k), but quality can fall off far beyond")
+        }
+    }
+
+    /// `write` in `session`, for callers that bring their own: a restored state, a state-saving one. A session
     /// that already holds the beginning of `window.tokens` (see `PrefillSetup`) reads only the rest.
     public func write<Session: LanguageModelSession>(
         _ window: ContextWindow, in session: inout Session, generator: TextGenerator, chunkSize: Int, notice: (String) -> Void,
         onPrefillProgress: (PrefillProgress) -> Void, onText: (String) -> Void
     ) throws -> WrittenContinuation {
-        let trained = model.configuration.maxSeqLen
-        if window.tokens.count + generator.options.maxNewTokens > trained {
-            notice("note: \(window.tokens.count) tokens read + up to \(generator.options.maxNewTokens) written pass this model's max_seq_len of \(trained); MPT's ALiBi extrapolates past it (StoryWriter, trained at 65k, handles 84k), but quality can fall off far beyond")
-        }
+        noteLength(window, generator: generator, notice: notice)
         // A restored session already holds the window's first tokens (or all, with the logits after them); only
         // the rest is read.
         let generation = try generator.generate(

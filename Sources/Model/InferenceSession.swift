@@ -22,12 +22,12 @@ public final class InferenceSession {
     /// What attention computed, and skipped as out of ALiBi's reach, so far.
     public var attentionStatistics: AttentionStatistics { attention.statistics }
     /// Every token the session has consumed, in order; `position` of them.
-    public private(set) var tokens: [Int]
+    public internal(set) var tokens: [Int]
 
     /// The logits at the last position (the prediction of the next token), from the prefill or decode that
     /// reached it; nil after a rewind. Saved states keep them, so a restored session writes on without
     /// reading its last token again, which would round differently as a one-row chunk.
-    public private(set) var lastLogits: [Float]?
+    public internal(set) var lastLogits: [Float]?
 
     /// Positions of text so far: the position the next token will take.
     public var position: Int { tokens.count }
@@ -39,7 +39,7 @@ public final class InferenceSession {
     static let logitRowsPerGroup = 512
 
     /// Attention over `cache`, which changes only through the session: attention keeps what it learnt of it.
-    private let attention: Attention
+    let attention: Attention
     private let workspace: Workspace
 
     /// A session with an empty float32 KV cache.
@@ -71,6 +71,14 @@ public final class InferenceSession {
         let configuration = model.configuration
         attention = Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
         workspace = Workspace(dModel: configuration.dModel, ffnHidden: configuration.ffnHiddenSize)
+    }
+
+    /// A second session holding the same text, logits and KV cache, whose cache shares this one's blocks until
+    /// either changes them (`KVCache.fork`): the start of another ending that reads nothing again.
+    public func fork() -> InferenceSession {
+        let fork = InferenceSession(checkedModel: model, cache: cache.fork(), tokens: tokens)
+        fork.lastLogits = lastLogits
+        return fork
     }
 
     /// Feeds `tokens` after everything the session has seen, `chunkSize` at a time through the KV cache, and
@@ -164,7 +172,7 @@ public final class InferenceSession {
         let firstPosition = position
         do {
             let buffers = try model.forward(
-                chunk, firstPosition: firstPosition, outputRows: outputRows, cache: cache, attention: attention, workspace: workspace)
+                chunk, texts: .chunk(cache: cache, attention: attention, firstPosition: firstPosition), outputRows: outputRows, workspace: workspace)
             tokens.append(contentsOf: chunk)
             return buffers
         } catch {
@@ -174,7 +182,7 @@ public final class InferenceSession {
     }
 
     /// Cuts the cache to the first `position` positions, and tells attention.
-    private func forget(from position: Int) {
+    func forget(from position: Int) {
         cache.truncate(to: position)
         attention.cacheTruncated(to: position)
     }

@@ -104,13 +104,13 @@ public final class MPTModel: @unchecked Sendable {
 
     // MARK: The forward pass
 
-    /// Runs the transformer over a chunk of `tokens` at positions `firstPosition…`: the embedding, then every
-    /// block, appending each layer's keys and values to `cache`. Returns the chunk's activations with the
-    /// residual stream (before the final norm) in `x`, valid for the chunk's last `outputRows` rows: the last
-    /// block carries only those past their keys and values (as llama.cpp skips the rows whose logits nobody reads).
-    func forward(
-        _ tokens: ArraySlice<Int>, firstPosition: Int, outputRows: Int,
-        cache: KVCache, attention: Attention, workspace: Workspace
+    /// Runs the transformer over `tokens`: the embedding, then every block, appending each layer's keys and
+    /// values to the cache of each row's text (`texts`: a chunk of one text, or one row of each of several).
+    /// Returns the activations with the residual stream (before the final norm) in `x`, valid for the last
+    /// `outputRows` rows: the last block carries only those past their keys and values (as llama.cpp skips the
+    /// rows whose logits nobody reads).
+    func forward<Tokens: Collection<Int>>(
+        _ tokens: Tokens, texts: ForwardRows, outputRows: Int, workspace: Workspace
     ) throws -> Activations {
         let d = configuration.dModel
         let buffers = workspace.activations(rows: tokens.count)
@@ -120,58 +120,76 @@ public final class MPTModel: @unchecked Sendable {
         for layer in blocks.indices {
             try block(
                 layer, buffers, rows: tokens.count, outputRows: layer == blocks.count - 1 ? outputRows : tokens.count,
-                firstPosition: firstPosition, cache: cache, attention: attention, workspace: workspace)
+                texts: texts, workspace: workspace)
         }
         return buffers
     }
 
-    /// One block on a chunk of rows, in place on the residual stream x. The chunk's keys and values are
-    /// appended to the layer's cache before attention, so each row attends to the whole past and to the
-    /// earlier rows of its own chunk. Only the last `outputRows` rows go on past the cache append; the other
-    /// rows of x are left as they came in.
+    /// One block on the rows, in place on the residual stream x. The rows' keys and values are appended to
+    /// their caches before attention, so each row attends to its text's whole past (and, in a chunk, to the
+    /// earlier rows of the chunk). Only the last `outputRows` rows go on past the cache append; the other rows of
+    /// x are left as they came in.
     private func block(
-        _ layer: Int, _ buffers: Activations, rows: Int, outputRows: Int, firstPosition: Int,
-        cache: KVCache, attention: Attention, workspace: Workspace
+        _ layer: Int, _ buffers: Activations, rows: Int, outputRows: Int, texts: ForwardRows, workspace: Workspace
     ) throws {
         precondition((0...rows).contains(outputRows), "MPTModel: outputRows outside the chunk")
         let weights = blocks[layer]
         let d = configuration.dModel, epsilon = configuration.layerNormEpsilon
         let scratch = workspace.widenedWeights
+        let independent = texts.areIndependent
 
         // Attention: qkv = clamp(Wqkv · LayerNorm₁(x)); the keys and values go to the cache.
         LayerNorm.apply(buffers.x, rows: rows, width: d, weight: weights.norm1, epsilon: epsilon, into: buffers.normed)
-        Linear.apply(weights.wqkv, to: buffers.normed, rows: rows, into: buffers.qkv, scratch: scratch)
+        Linear.apply(weights.wqkv, to: buffers.normed, rows: rows, into: buffers.qkv, scratch: scratch, independentRows: independent)
         if let limit = configuration.clipQKV, limit > 0 {
             Vector.clamp(buffers.qkv, count: rows * 3 * d, limit: limit)
         }
-        cache.append(layer: layer, keys: buffers.qkv + d, values: buffers.qkv + 2 * d, rowStride: 3 * d, rows: rows)
+        switch texts {
+        case .chunk(let cache, _, _):
+            cache.append(layer: layer, keys: buffers.qkv + d, values: buffers.qkv + 2 * d, rowStride: 3 * d, rows: rows)
+        case .independent(let members):
+            for (row, member) in members.enumerated() {
+                let qkv = buffers.qkv + row * 3 * d
+                member.cache.append(layer: layer, keys: qkv + d, values: qkv + 2 * d, rowStride: 3 * d, rows: 1)
+            }
+        }
         guard outputRows > 0 else { return }
 
         let first = rows - outputRows
         let x = buffers.x + first * d
-        try attention.apply(
-            queries: buffers.qkv + first * 3 * d, queryStride: 3 * d, rows: outputRows, firstPosition: firstPosition + first,
-            layer: layer, cache: cache, output: buffers.attended, scratch: workspace.attention)
+        switch texts {
+        case .chunk(let cache, let attention, let firstPosition):
+            try attention.apply(
+                queries: buffers.qkv + first * 3 * d, queryStride: 3 * d, rows: outputRows, firstPosition: firstPosition + first,
+                layer: layer, cache: cache, output: buffers.attended, scratch: workspace.attention)
+        case .independent(let members):
+            // Each text attends to its own cache, exactly as its single decode step would.
+            for (row, member) in members.enumerated() {
+                try member.attention.apply(
+                    queries: buffers.qkv + row * 3 * d, queryStride: 3 * d, rows: 1, firstPosition: member.cache.count(layer: layer) - 1,
+                    layer: layer, cache: member.cache, output: buffers.attended + row * d, scratch: workspace.attention)
+            }
+        }
         // x += out_proj · attended
-        Linear.add(weights.outProj, times: buffers.attended, rows: outputRows, to: x, scratch: scratch)
+        Linear.add(weights.outProj, times: buffers.attended, rows: outputRows, to: x, scratch: scratch, independentRows: independent)
 
         // Feed-forward: x += down_proj · GELU(up_proj · LayerNorm₂(x))
         LayerNorm.apply(x, rows: outputRows, width: d, weight: weights.norm2, epsilon: epsilon, into: buffers.normed)
-        Linear.apply(weights.upProj, to: buffers.normed, rows: outputRows, into: buffers.hidden, scratch: scratch)
+        Linear.apply(weights.upProj, to: buffers.normed, rows: outputRows, into: buffers.hidden, scratch: scratch, independentRows: independent)
         GELU.apply(buffers.hidden, count: outputRows * configuration.ffnHiddenSize)
-        Linear.add(weights.downProj, times: buffers.hidden, rows: outputRows, to: x, scratch: scratch)
+        Linear.add(weights.downProj, times: buffers.hidden, rows: outputRows, to: x, scratch: scratch, independentRows: independent)
     }
 
-    /// The final LayerNorm and the output projection for `rows` of a chunk's activations: rows.count ×
-    /// vocabulary logits in workspace memory, valid until the next call.
-    func logits(rows: Range<Int>, of buffers: Activations, workspace: Workspace) -> UnsafeMutablePointer<Float> {
+    /// The final LayerNorm and the output projection for `rows` of a step's activations: rows.count ×
+    /// vocabulary logits in workspace memory, valid until the next call. `independentRows` as `Linear` takes it.
+    func logits(rows: Range<Int>, of buffers: Activations, workspace: Workspace, independentRows: Bool = false) -> UnsafeMutablePointer<Float> {
         let d = configuration.dModel
         let vocabularySize = configuration.vocabSize
         LayerNorm.apply(
             buffers.x + rows.lowerBound * d, rows: rows.count, width: d,
             weight: finalNorm, epsilon: configuration.layerNormEpsilon, into: buffers.normed)
         let values = workspace.logits.reserve(rows.count * vocabularySize)
-        Linear.apply(outputEmbedding, to: buffers.normed, rows: rows.count, into: values, scratch: workspace.widenedWeights)
+        Linear.apply(outputEmbedding, to: buffers.normed, rows: rows.count, into: values, scratch: workspace.widenedWeights, independentRows: independentRows)
         if let scale = configuration.logitScale {
             Vector.scale(values, count: rows.count * vocabularySize, by: scale)
         }
@@ -207,6 +225,21 @@ extension TensorDType {
         case .float16: .float16
         case .float32: .float32
         }
+    }
+}
+
+/// Whose rows a forward step carries.
+enum ForwardRows {
+    /// Consecutive positions of one text, from `firstPosition` on, remembered in `cache`: a prefill chunk, or
+    /// decode's one row.
+    case chunk(cache: KVCache, attention: Attention, firstPosition: Int)
+    /// One new position for each of several texts, row r of member r's session (several endings decoded
+    /// together, `SessionBatch`): every row is computed bitwise as its text's own one-row step would compute it.
+    case independent([InferenceSession])
+
+    var areIndependent: Bool {
+        if case .independent = self { return true }
+        return false
     }
 }
 

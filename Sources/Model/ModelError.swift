@@ -8,6 +8,7 @@ public enum ModelError: Error, CustomStringConvertible {
     case logitsMismatch(count: Int, vocabularySize: Int, tokens: Int)
     case tooFewTokensForPerplexity(Int)
     case emptyTensor(String)
+    case invalidBatchStep(String)
 
     public var description: String {
         switch self {
@@ -27,6 +28,8 @@ public enum ModelError: Error, CustomStringConvertible {
             return "Perplexity needs at least 2 tokens (it scores every token after the first); the text has \(count)."
         case .emptyTensor(let name):
             return "The checkpoint's tensor \(name) is empty or not a matrix; the checkpoint is damaged or not an MPT model."
+        case .invalidBatchStep(let reason):
+            return "A batch decode step is not valid: \(reason)."
         }
     }
 }

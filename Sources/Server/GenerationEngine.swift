@@ -237,52 +237,53 @@ public final class GenerationEngine: @unchecked Sendable {
         cachePlan.memoryBudget.map { KVSpill(budgetBytes: $0, directory: spillDirectory) }
     }
 
-    /// The request's `n` sequences (OpenAI's `n`), each written from the prediction after the prompt, and the
-    /// seconds spent decoding them. They are written one after another, each with the next seed; this is the one
-    /// place to switch to a batched decode of the `n` sequences sharing the reading, once the engine has one.
+    /// The request's `n` sequences (OpenAI's `n`), each written from the prediction after the prompt with the next
+    /// seed, and the seconds spent decoding them. One sequence writes on in the session, so that the reading kept
+    /// holds what it wrote too; several are decoded together (`TextGenerator.generateVariants`), sharing the
+    /// reading's KV cache, and the session keeps the prompt.
     private func writeSequences(
         for job: GenerationJob, reading: inout ReadingCache.Reading, session: inout InferenceSession
     ) throws -> (sequences: [CompletedSequence], decodeSeconds: Double) {
         let request = job.request
         let promptLength = job.tokens.count
-        var sequences: [CompletedSequence] = []
-        var decodeSeconds = 0.0
-        let firstSeed = request.options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
-        for index in 0..<request.sequences {
-            if job.isCancelled { break }
-            var options = request.options
-            options.maxNewTokens = job.maxNewTokens
-            options.seed = firstSeed &+ UInt64(index)
-            let generator: TextGenerator
-            do { generator = try TextGenerator(tokenizer: story.tokenizer, options: options) } catch { throw APIError.badRequest("\(error)") }
-            // Every sequence starts from the prediction after the prompt: the session's own for the first, the one
-            // kept with the reading for the others.
-            if index > 0 {
-                guard let logits = reading.promptLogits else { break }
-                try session.rewind(to: promptLength, predicting: logits)
-            }
-            var logprobs: [TokenLogprob] = []
-            let result = try generator.generate(
+        var options = request.options
+        options.maxNewTokens = job.maxNewTokens
+        options.seed = request.options.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let generator: TextGenerator
+        do { generator = try TextGenerator(tokenizer: story.tokenizer, options: options) } catch { throw APIError.badRequest("\(error)") }
+        var logprobs = [[TokenLogprob]](repeating: [], count: request.sequences)
+        let onText = { (index: Int, piece: String) in
+            if index == 0 { self.statistics.withValue { $0.pendingText += piece } }
+            job.events.yield(.text(index: index, piece: piece))
+        }
+        // The prediction after the prompt, kept with the reading for the next request's sequences.
+        var promptLogits: [Float]?
+        let onToken = { (index: Int, token: Int, logits: [Float]) in
+            if promptLogits == nil { promptLogits = logits }
+            guard request.topLogprobs > 0 else { return }
+            logprobs[index].append(Self.logprob(of: token, in: logits, top: request.topLogprobs))
+        }
+        let results: [GenerationResult]
+        if request.sequences == 1 {
+            results = [try generator.generate(
                 continuing: [], in: &session, chunkSize: configuration.chunkSize, stopTokens: request.stopTokens,
-                onText: { piece in
-                    if index == 0 { statistics.withValue { $0.pendingText += piece } }
-                    job.events.yield(.text(index: index, piece: piece))
-                },
-                onToken: { token, logits in
-                    if reading.promptLength != promptLength {
-                        reading.promptLength = promptLength
-                        reading.promptLogits = logits
-                    }
-                    guard request.topLogprobs > 0 else { return }
-                    logprobs.append(Self.logprob(of: token, in: logits, top: request.topLogprobs))
-                },
-                isCancelled: { job.isCancelled })
-            decodeSeconds += result.timings.decodeSeconds
+                onText: { onText(0, $0) }, onToken: { onToken(0, $0, $1) }, isCancelled: { job.isCancelled })]
+        } else {
+            results = try generator.generateVariants(
+                request.sequences, continuing: [], in: &session, chunkSize: configuration.chunkSize,
+                fork: { try SessionBatch(forking: $0, count: $1) }, stopTokens: request.stopTokens,
+                onText: onText, onToken: onToken, isCancelled: { job.isCancelled })
+        }
+        if reading.promptLength != promptLength, let promptLogits {
+            reading.promptLength = promptLength
+            reading.promptLogits = promptLogits
+        }
+        let sequences = results.enumerated().map { index, result in
             var text = result.text
             if case .stopText(let stop) = result.stopReason, !request.trimStop { text += stop }
-            sequences.append(CompletedSequence(text: text, tokenIDs: result.tokenIDs, stopReason: result.stopReason, seed: result.seed, logprobs: logprobs))
+            return CompletedSequence(text: text, tokenIDs: result.tokenIDs, stopReason: result.stopReason, seed: result.seed, logprobs: logprobs[index])
         }
-        return (sequences, decodeSeconds)
+        return (sequences, results.map(\.timings.decodeSeconds).max() ?? 0)
     }
 
     private func record(_ outcome: CompletionOutcome, newPromptTokens: Int) {

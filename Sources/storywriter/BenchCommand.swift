@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Decode steps timed (0 for none).", valueName: "M"))
     var decode = 32
 
+    @Option(help: ArgumentHelp("Texts decoded together, as `continue --variants N` writes them; tokens/s counts all of them.", valueName: "N"))
+    var variants = 1
+
     @Option(name: .customLong("kv-cache"), help: ArgumentHelp("KV cache block format: \(KVCacheFormat.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "FORMAT"))
     var kvCache = KVCacheFormat.float32.rawValue
 
@@ -72,6 +75,9 @@ struct BenchCommand: ParsableCommand {
         guard gemmSize <= Self.maximumGEMMSize else { throw ValidationError("--gemm-size must be at most \(Self.maximumGEMMSize) (three float32 matrices of that side).") }
         guard context > 0 || decode > 0 else { throw ValidationError("Nothing to time: give --context or --decode a positive number of tokens.") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1.") }
+        guard (1...SessionBatch.maximumMembers).contains(variants) else {
+            throw ValidationError("--variants must be from 1 to \(SessionBatch.maximumMembers).")
+        }
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be a positive number of tokens.") }
         guard gemmSize > 0 else { throw ValidationError("--gemm-size must be positive.") }
         guard KVCacheFormat(rawValue: kvCache) != nil else {
@@ -92,7 +98,7 @@ struct BenchCommand: ParsableCommand {
             reporter.update("measuring the GEMM peak (sgemm \(gemmSize)³)")
             let peak = GEMMPeak.measure(size: gemmSize)
             let session = try InferenceSession(model: mptModel, cache: KVCache(layout: mptModel.cacheLayout(), format: format))
-            let run = BenchmarkRun(context: context, depth: depth, decodeSteps: decode, repetitions: repetitions, chunkSize: chunkSize)
+            let run = BenchmarkRun(context: context, depth: depth, decodeSteps: decode, repetitions: repetitions, chunkSize: chunkSize, variants: variants)
             let measurement = try run.measure(session: session, source: source) { reporter.update($0) }
             reporter.finish("done")
 
@@ -170,7 +176,7 @@ private struct BenchReport {
         }
         if run.decodeSteps > 0 {
             lines.append(
-                "decode \(run.decodeSteps) tokens at depth \(run.depth): \(String(format: "%.2f", measurement.decodeTokensPerSecond)) tokens/s "
+                "decode \(run.decodeSteps) tokens\(run.variants > 1 ? " × \(run.variants) texts together" : "") at depth \(run.depth): \(String(format: "%.2f", measurement.decodeTokensPerSecond)) tokens/s "
                     + "≈ \(Int(decodeWordsPerMinute.rounded())) words/min, \(String(format: "%.1f", measurement.decodeGFLOPsPerSecond)) GFLOP/s")
         }
         lines.append("KV cache: \(kvCacheBytes) bytes; peak resident memory: \(String(format: "%.1f", Double(peakResidentBytes) / 1_048_576)) MiB")
@@ -182,7 +188,7 @@ private struct BenchReport {
             ("model", quoted(modelPath)),
             ("d_model", "\(configuration.dModel)"), ("n_heads", "\(configuration.nHeads)"), ("n_layers", "\(configuration.nLayers)"),
             ("weights", quoted(weights)), ("kv_cache", quoted(kvCache)), ("threads", "\(threads)"),
-            ("context", "\(run.context)"), ("depth", "\(run.depth)"), ("decode", "\(run.decodeSteps)"),
+            ("context", "\(run.context)"), ("depth", "\(run.depth)"), ("decode", "\(run.decodeSteps)"), ("variants", "\(run.variants)"),
             ("repetitions", "\(run.repetitions)"), ("chunk_size", "\(run.chunkSize)"),
             ("words_per_token", number(wordsPerToken)), ("words_per_token_source", quoted(wordsPerTokenSource)),
             ("depth_fill_seconds", number(measurement.depthFillSeconds)),

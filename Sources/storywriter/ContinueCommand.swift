@@ -44,8 +44,15 @@ struct ContinueCommand: ParsableCommand {
     @Flag(name: .customLong("print"), help: "Only print the continuation; write nothing.")
     var printOnly = false
 
+    @Option(help: ArgumentHelp("Write N different endings from one reading, decoded together, to BOOK-STEM.variant-1.EXT … BOOK-STEM.variant-N.EXT beside the book (each the whole extended book; the book is left untouched). Ending K is what --seed S+K-1 writes alone.", valueName: "N"))
+    var variants: Int?
+
     func validate() throws {
         if output != nil && printOnly { throw ValidationError("give --output FILE or --print, not both.") }
+        if let variants {
+            if !(2...SessionBatch.maximumMembers).contains(variants) { throw ValidationError("--variants needs from 2 to \(SessionBatch.maximumMembers) endings (got \(variants)); for one, leave --variants out.") }
+            if output != nil { throw ValidationError("--variants writes each ending to its own file beside the book; leave out --output.") }
+        }
         try reading.validate()
     }
 
@@ -54,7 +61,8 @@ struct ContinueCommand: ParsableCommand {
         do {
             // Every check that can fail runs before the model reads a token.
             let options = sampling.options
-            let destination: ContinuationDestination = printOnly ? .printOnly : output.map { .file(URL(fileURLWithPath: $0)) } ?? .inPlace
+            let destination: ContinuationDestination = printOnly ? .printOnly
+                : variants.map { .variants($0) } ?? output.map { .file(URL(fileURLWithPath: $0)) } ?? .inPlace
             let plan = try ContinuationPlan(book: URL(fileURLWithPath: book), heading: after, destination: destination)
             try states.check(book: plan.book.url)
             let story = try model.load()
@@ -67,6 +75,15 @@ struct ContinueCommand: ParsableCommand {
             setup.readingStore = try store.store()
             var (session, _) = try setup.prepare(model: story.model, tokens: window.tokens, opening: plan.prompt, notice: progress.say)
             var progressLine = ""
+            if let variants {
+                try writeVariants(
+                    variants, plan: plan, window: window, story: story, generator: generator, session: &session, setup: setup,
+                    progress: progress, onPrefillProgress: { state in
+                        progressLine = state.line(wordsPerToken: wordsPerToken)
+                        progress.update(progressLine)
+                    })
+                return
+            }
             var lastPiece = ""
             let written = try story.write(
                 window, in: &session, generator: generator, chunkSize: reading.chunkSize, notice: progress.say,
@@ -88,6 +105,29 @@ struct ContinueCommand: ParsableCommand {
             if let saved { progress.say("wrote the new section to \(saved.path)") }
         } catch {
             throw Self.fail(error, progress)
+        }
+    }
+
+    /// `--variants N`: N endings decoded together from one reading, printed numbered and saved beside the book.
+    private func writeVariants(
+        _ count: Int, plan: ContinuationPlan, window: ContextWindow, story: StoryModel, generator: TextGenerator,
+        session: inout StateSavingSession, setup: PrefillSetup, progress: ProgressReporter,
+        onPrefillProgress: @escaping (PrefillProgress) -> Void
+    ) throws {
+        let results = try story.writeVariants(
+            count, window, in: &session, generator: generator, chunkSize: reading.chunkSize, notice: progress.say,
+            onPrefillProgress: onPrefillProgress, onText: VariantOutput.progress(count, progress))
+        let generations = results.map(\.generation)
+        VariantOutput.print(generations, progress: progress)
+        let files = try printOnly ? [] : generations.enumerated().map { index, generation in
+            try plan.save(variant: index + 1, continuation: generation.text)
+        }
+        setup.keep(session, opening: plan.prompt, notice: progress.say)
+        setup.resumePoint?.remove()
+        progress.say(session.session.cache.summary)
+        VariantOutput.summarize(generations, progress: progress)
+        if !files.isEmpty {
+            progress.say("wrote the endings to \(files.map(\.lastPathComponent).joined(separator: ", ")) beside the book, which is unchanged")
         }
     }
 

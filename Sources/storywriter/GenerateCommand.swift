@@ -41,8 +41,12 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("chunk-size"), help: "Prompt tokens per prefill chunk.")
     var chunkSize = InferenceSession.defaultChunkSize
 
+    @Option(help: ArgumentHelp("Write N different continuations from one reading, decoded together, printed numbered. Continuation K is what --seed S+K-1 writes alone.", valueName: "N"))
+    var variants: Int?
+
     func validate() throws {
         guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("give exactly one of --prompt TEXT or --prompt-file FILE.") }
+        if let variants, !(2...SessionBatch.maximumMembers).contains(variants) { throw ValidationError("--variants needs from 2 to \(SessionBatch.maximumMembers) continuations (got \(variants)); for one, leave --variants out.") }
     }
 
     func run() throws {
@@ -61,6 +65,21 @@ struct GenerateCommand: ParsableCommand {
             let cachePlan = try kvCache.plan(for: story.model, tokens: promptIDs.count + options.maxNewTokens)
             let setup = PrefillSetup(cachePlan: cachePlan, spillDirectory: kvCache.spillFolder, readingStore: try store.store())
             var (session, held) = try setup.prepare(model: story.model, tokens: promptIDs, opening: text, notice: progress.say)
+            if let variants {
+                var progressLine = ""
+                let results = try generator.generateVariants(
+                    variants, continuing: Array(promptIDs[held...]), in: &session, chunkSize: chunkSize,
+                    fork: { session, count in try SessionBatch(forking: session.session, count: count) },
+                    onPrefillProgress: { state in
+                        progressLine = state.line(wordsPerToken: wordsPerToken)
+                        progress.update(progressLine)
+                    },
+                    onText: VariantOutput.progress(variants, progress))
+                VariantOutput.print(results, progress: progress)
+                VariantOutput.summarize(results, progress: progress)
+                setup.keep(session, opening: text, notice: progress.say)
+                return
+            }
             let result = try StreamedGeneration.run(
                 generator, continuing: Array(promptIDs[held...]), in: &session, chunkSize: chunkSize,
                 wordsPerToken: wordsPerToken, progress: progress)

@@ -141,6 +141,12 @@ import Testing
         single["n"] = 1
         single["logprobs"] = nil
         let first = try server.send("POST", "/v1/completions", json: single).json
+        // The n sequences are decoded together, each exactly as a single request with its seed writes it.
+        #expect((first["choices"] as? [[String: Any]])?.first?["text"] as? String == choices[0]["text"] as? String)
+        var next = single
+        next["seed"] = 12
+        let second = try server.send("POST", "/v1/completions", json: next).json
+        #expect((second["choices"] as? [[String: Any]])?.first?["text"] as? String == choices[1]["text"] as? String)
         single["stream"] = true
         let stream = try server.send("POST", "/v1/completions", json: single)
         let events = stream.events
