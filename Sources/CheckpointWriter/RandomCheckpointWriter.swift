@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Weights
 
 /// Writes an MPT checkpoint of any shape with random weights, in the layouts found on the Hub: config.json

@@ -1,5 +1,78 @@
 import Basics
 import Foundation
+import Weights
+
+/// The hyperparameters of an MPT model, read from `config.json` in either dialect found on the Hub:
+/// mosaicml's own (`MPTForCausalLM`) and the one transformers' `save_pretrained` writes (`MptForCausalLM`).
+/// Options that would change the computation and are not implemented are refused, never ignored.
+public struct MPTConfiguration: Sendable, Equatable {
+    public enum Dialect: String, Sendable {
+        case mosaicml
+        case transformers
+    }
+
+    public var dialect: Dialect
+    public var dModel: Int
+    public var nHeads: Int
+    public var nLayers: Int
+    public var vocabSize: Int
+    public var maxSeqLen: Int
+    public var expansionRatio: Int
+    public var alibiBiasMax: Float
+    /// Clamp of the fused QKV projection output to [-clipQKV, clipQKV]; nil when absent.
+    public var clipQKV: Float?
+    /// nil means the default 1/sqrt(headDim).
+    public var softmaxScale: Float?
+    /// Multiplies the logits; nil means 1.
+    public var logitScale: Float?
+    public var layerNormEpsilon: Float
+    /// What config.json says; the checkpoint decides by the presence of `lm_head.weight`.
+    public var tieWordEmbeddings: Bool
+
+    /// Bounds far past any published MPT (the 30B: d_model 7168, 48 layers, 50432 tokens): a config.json beyond
+    /// them is a typo or a hostile file. Within them every size computed from a configuration fits in an Int (the
+    /// largest, layers × d_model² × expansion ratio × 4 bytes, is below 2^58), and no loop or allocation in
+    /// proportion to them runs before the weight files are checked against the configuration.
+    public static let maximumDModel = 1 << 16, maximumLayers = 1 << 10, maximumVocabulary = 1 << 22, maximumSequence = 1 << 24
+    public static let maximumExpansionRatio = 64
+
+    public var headDim: Int { dModel / nHeads }
+    public var ffnHiddenSize: Int { dModel * expansionRatio }
+
+    public init(
+        dialect: Dialect = .mosaicml, dModel: Int, nHeads: Int, nLayers: Int, vocabSize: Int = 50432,
+        maxSeqLen: Int = 2048, expansionRatio: Int = 4, alibiBiasMax: Float = 8, clipQKV: Float? = nil,
+        softmaxScale: Float? = nil, logitScale: Float? = nil, layerNormEpsilon: Float = 1e-5, tieWordEmbeddings: Bool = true
+    ) {
+        self.dialect = dialect
+        self.dModel = dModel
+        self.nHeads = nHeads
+        self.nLayers = nLayers
+        self.vocabSize = vocabSize
+        self.maxSeqLen = maxSeqLen
+        self.expansionRatio = expansionRatio
+        self.alibiBiasMax = alibiBiasMax
+        self.clipQKV = clipQKV
+        self.softmaxScale = softmaxScale
+        self.logitScale = logitScale
+        self.layerNormEpsilon = layerNormEpsilon
+        self.tieWordEmbeddings = tieWordEmbeddings
+    }
+
+    public init(contentsOf url: URL) throws {
+        try self.init(json: try WeightsError.contentsOfRegularFile(url), file: url.lastPathComponent)
+    }
+
+    public init(json data: Data, file: String = "config.json") throws {
+        let raw: RawMPTConfiguration
+        do {
+            raw = try JSONDecoder().decode(RawMPTConfiguration.self, from: data)
+        } catch {
+            throw WeightsError.invalidConfiguration(file: file, detail: "not an MPT config.json: \(WeightsError.describe(error))")
+        }
+        self = try raw.validated(file: file)
+    }
+}
 
 /// config.json as written, keys mirrored one to one; unknown keys are ignored by Decodable.
 struct RawMPTConfiguration: Decodable {
@@ -209,5 +282,92 @@ struct JSONNumber: Decodable {
         } else {
             value = try container.decode(Double.self)
         }
+    }
+}
+
+/// The Hugging Face tensor names of an MPT checkpoint, and the shapes a configuration requires of them.
+public enum MPTTensorName {
+    public static let tokenEmbedding = "transformer.wte.weight"
+    public static let finalNorm = "transformer.norm_f.weight"
+    public static let outputEmbedding = "lm_head.weight"
+    /// A learned position embedding; StoryWriter-style ALiBi checkpoints don't have one, and we refuse it.
+    public static let positionEmbedding = "transformer.wpe.weight"
+
+    public static func norm1(_ layer: Int) -> String { "transformer.blocks.\(layer).norm_1.weight" }
+    public static func wqkv(_ layer: Int) -> String { "transformer.blocks.\(layer).attn.Wqkv.weight" }
+    public static func outProj(_ layer: Int) -> String { "transformer.blocks.\(layer).attn.out_proj.weight" }
+    public static func norm2(_ layer: Int) -> String { "transformer.blocks.\(layer).norm_2.weight" }
+    public static func upProj(_ layer: Int) -> String { "transformer.blocks.\(layer).ffn.up_proj.weight" }
+    public static func downProj(_ layer: Int) -> String { "transformer.blocks.\(layer).ffn.down_proj.weight" }
+
+    /// Every required tensor with its shape ([out, in] for linear layers, as torch stores them), in file order.
+    public static func requiredShapes(for configuration: MPTConfiguration) -> [(name: String, shape: [Int])] {
+        let d = configuration.dModel, hidden = configuration.ffnHiddenSize
+        var shapes: [(name: String, shape: [Int])] = [(tokenEmbedding, [configuration.vocabSize, d])]
+        for layer in 0 ..< configuration.nLayers {
+            shapes += [
+                (norm1(layer), [d]),
+                (wqkv(layer), [3 * d, d]),
+                (outProj(layer), [d, d]),
+                (norm2(layer), [d]),
+                (upProj(layer), [hidden, d]),
+                (downProj(layer), [d, hidden]),
+            ]
+        }
+        shapes.append((finalNorm, [d]))
+        return shapes
+    }
+}
+
+/// An MPT model folder opened for use: its configuration (config.json) and its checkpoint's tensors, every
+/// name and shape checked against that configuration. No weight data is read.
+public struct MPTCheckpoint: Sendable {
+    public let configuration: MPTConfiguration
+    /// The tensors as the folder's weight files hold them.
+    public let weights: Checkpoint
+    /// True when the checkpoint has its own `lm_head.weight`; otherwise the output projection is the token embedding.
+    public let hasLMHead: Bool
+    /// Names in model order: embedding, blocks, final norm, then `lm_head.weight` if present.
+    public let tensorNames: [String]
+
+    public var tiedEmbeddings: Bool { !hasLMHead }
+    /// The tensor the logits are computed with: `lm_head.weight` or, tied, `transformer.wte.weight`.
+    public var outputEmbeddingName: String { hasLMHead ? MPTTensorName.outputEmbedding : MPTTensorName.tokenEmbedding }
+
+    /// Reads config.json first (a folder that is not an MPT model is told so before its weights are opened).
+    public init(folder: URL) throws {
+        configuration = try MPTConfiguration(contentsOf: folder.appendingPathComponent("config.json"))
+        weights = try Checkpoint(folder: folder)
+        hasLMHead = weights.contains(MPTTensorName.outputEmbedding)
+        tensorNames = try Self.checkTensors(weights, against: configuration)
+    }
+
+    /// Checks names and shapes against the configuration and returns the names in model order.
+    private static func checkTensors(_ weights: Checkpoint, against configuration: MPTConfiguration) throws -> [String] {
+        var expected = MPTTensorName.requiredShapes(for: configuration)
+        if weights.contains(MPTTensorName.outputEmbedding) {
+            expected.append((MPTTensorName.outputEmbedding, [configuration.vocabSize, configuration.dModel]))
+        } else if !configuration.tieWordEmbeddings {
+            throw WeightsError.missingTensor(name: MPTTensorName.outputEmbedding + " (config.json sets tie_word_embeddings to false)")
+        }
+        for (name, shape) in expected {
+            let view = try weights.tensor(name)
+            guard view.shape == shape else { throw WeightsError.misshapenTensor(name: name, expected: shape, actual: view.shape) }
+        }
+        let known = Set(expected.map(\.name))
+        for name in weights.names.sorted() where !known.contains(name) {
+            throw WeightsError.unsupportedTensor(name: name, detail: explanation(forUnexpected: name))
+        }
+        return expected.map(\.name)
+    }
+
+    private static func explanation(forUnexpected name: String) -> String {
+        if name == MPTTensorName.positionEmbedding {
+            return "a learned position embedding is not implemented (ALiBi MPT checkpoints such as StoryWriter have none)"
+        }
+        if name.hasSuffix(".bias") {
+            return "biases are not implemented (MPT is trained with no_bias: true)"
+        }
+        return "not part of an MPT model with this configuration"
     }
 }
