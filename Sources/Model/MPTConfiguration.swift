@@ -72,28 +72,74 @@ public struct MPTConfiguration: Sendable, Equatable {
         }
         self = try raw.validated(file: file)
     }
+
+    /// config.json in this configuration's dialect, for weights stored as `dtype`: as mosaicml writes it for
+    /// MPT-7B-StoryWriter, or as transformers' `save_pretrained` writes it (`MptForCausalLM`, its extra keys, an
+    /// explicit tie flag). `hasLMHead` writes `tie_word_embeddings: false`.
+    public func json(dtype: TensorDType, hasLMHead: Bool) throws -> Data {
+        func number(_ value: Float?) -> JSONNumber?? { .some(value.map(JSONNumber.init)) }
+        var file = RawMPTConfiguration(
+            modelType: "mpt", dModel: dModel, nHeads: nHeads, nLayers: nLayers, vocabSize: vocabSize, maxSeqLen: maxSeqLen,
+            expansionRatio: JSONNumber(Float(expansionRatio)),
+            attnConfig: .init(
+                alibi: true, alibiBiasMax: JSONNumber(alibiBiasMax), attnImpl: .string("torch"), attnPdrop: .number(0),
+                attnType: "multihead_attention", attnUsesSequenceID: .bool(false), clipQKV: number(clipQKV),
+                qkLN: false, prefixLM: false, softmaxScale: number(softmaxScale)),
+            noBias: true, normType: "low_precision_layernorm", logitScale: logitScale.map { .number(JSONNumber($0).value) } ?? .null,
+            embPdrop: .number(0), residPdrop: .number(0), embeddingFraction: .number(1), initDevice: .string("cpu"),
+            learnedPosEmb: .bool(true), useCache: .bool(false))
+        switch dialect {
+        case .mosaicml:
+            file.architectures = ["MPTForCausalLM"]
+            file.tokenizerName = .string("EleutherAI/gpt-neox-20b")
+            file.torchDType = .string(dtype.rawValue)
+            file.verbose = .number(0)
+            if hasLMHead { file.tieWordEmbeddings = false }
+        case .transformers:
+            file.attnConfig?.modelType = .string("")
+            file.architectures = ["MptForCausalLM"]
+            file.dtype = .string(dtype.rawValue)
+            file.initializerRange = .number(0.02)
+            file.layerNormEpsilon = JSONNumber(layerNormEpsilon)
+            file.tieWordEmbeddings = !hasLMHead
+            file.transformersVersion = "5.24.0"
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(file)
+    }
 }
 
-/// config.json as written, keys mirrored one to one; unknown keys are ignored by Decodable.
-struct RawMPTConfiguration: Decodable {
-    struct AttentionConfig: Decodable {
+/// config.json as written, keys mirrored one to one: decoded to read a configuration (unknown keys are ignored),
+/// encoded to write one. Keys that do not change the computation are kept as any JSON value, so reading never
+/// fails on them. `JSONNumber??` is a number that is written as `null` when absent, as mosaicml writes it.
+struct RawMPTConfiguration: Codable {
+    struct AttentionConfig: Codable {
         var alibi: Bool?
         var alibiBiasMax: JSONNumber?
+        var attnImpl: JSONValue?
+        var attnPdrop: JSONValue?
         var attnType: String?
-        var clipQKV: JSONNumber?
+        var attnUsesSequenceID: JSONValue?
+        var clipQKV: JSONNumber??
+        var modelType: JSONValue?
         var kvNHeads: Int?
         var qkLN: Bool?
         var qkGN: Bool?
         var rope: Bool?
         var prefixLM: Bool?
-        var softmaxScale: JSONNumber?
+        var softmaxScale: JSONNumber??
         var slidingWindowSize: Int?
 
         enum CodingKeys: String, CodingKey {
             case alibi
             case alibiBiasMax = "alibi_bias_max"
+            case attnImpl = "attn_impl"
+            case attnPdrop = "attn_pdrop"
             case attnType = "attn_type"
+            case attnUsesSequenceID = "attn_uses_sequence_id"
             case clipQKV = "clip_qkv"
+            case modelType = "model_type"
             case kvNHeads = "kv_n_heads"
             case qkLN = "qk_ln"
             case qkGN = "qk_gn"
@@ -104,7 +150,7 @@ struct RawMPTConfiguration: Decodable {
         }
     }
 
-    struct FeedForwardConfig: Decodable {
+    struct FeedForwardConfig: Codable {
         var ffnType: String?
         var ffnActFn: [String: JSONValue]?
 
@@ -130,6 +176,17 @@ struct RawMPTConfiguration: Decodable {
     var layerNormEpsilon: JSONNumber?
     var logitScale: JSONValue?
     var tieWordEmbeddings: Bool?
+    var dtype: JSONValue?
+    var torchDType: JSONValue?
+    var embPdrop: JSONValue?
+    var residPdrop: JSONValue?
+    var embeddingFraction: JSONValue?
+    var initDevice: JSONValue?
+    var initializerRange: JSONValue?
+    var learnedPosEmb: JSONValue?
+    var tokenizerName: JSONValue?
+    var useCache: JSONValue?
+    var verbose: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case architectures
@@ -148,6 +205,17 @@ struct RawMPTConfiguration: Decodable {
         case layerNormEpsilon = "layer_norm_epsilon"
         case logitScale = "logit_scale"
         case tieWordEmbeddings = "tie_word_embeddings"
+        case dtype
+        case torchDType = "torch_dtype"
+        case embPdrop = "emb_pdrop"
+        case residPdrop = "resid_pdrop"
+        case embeddingFraction = "embedding_fraction"
+        case initDevice = "init_device"
+        case initializerRange = "initializer_range"
+        case learnedPosEmb = "learned_pos_emb"
+        case tokenizerName = "tokenizer_name"
+        case useCache = "use_cache"
+        case verbose
     }
 
     static let layerNormVariants: Set<String> = ["layernorm", "low_precision_layernorm"]
@@ -219,8 +287,8 @@ struct RawMPTConfiguration: Decodable {
         }
         _ = try checked(ratio, "expansion_ratio", 0...Double(MPTConfiguration.maximumExpansionRatio), file: file)
         let alibiBiasMax = try checked(attention.alibiBiasMax?.value, "attn_config.alibi_bias_max", 0...Self.maximumALiBiBiasMax, file: file)
-        let clipQKV = try checked(attention.clipQKV?.value, "attn_config.clip_qkv", 0...Double(Float.greatestFiniteMagnitude), file: file)
-        let softmaxScale = try checked(attention.softmaxScale?.value, "attn_config.softmax_scale", 0...Double(Float.greatestFiniteMagnitude), file: file)
+        let clipQKV = try checked(attention.clipQKV??.value, "attn_config.clip_qkv", 0...Double(Float.greatestFiniteMagnitude), file: file)
+        let softmaxScale = try checked(attention.softmaxScale??.value, "attn_config.softmax_scale", 0...Double(Float.greatestFiniteMagnitude), file: file)
         let epsilon = try checked(layerNormEpsilon?.value, "layer_norm_epsilon", 0...1, file: file)
         return MPTConfiguration(
             dialect: dialect,
@@ -260,8 +328,12 @@ struct RawMPTConfiguration: Decodable {
 /// A size in config.json: `128.5` or `1e30` is reported as a key that needs a whole number (the decoder's own
 /// error names no key).
 @propertyWrapper
-struct WholeNumber: Decodable {
+struct WholeNumber: Codable {
     var wrappedValue: Int
+
+    init(wrappedValue: Int) {
+        self.wrappedValue = wrappedValue
+    }
 
     init(from decoder: Decoder) throws {
         guard let value = try? decoder.singleValueContainer().decode(Int.self) else {
@@ -269,11 +341,21 @@ struct WholeNumber: Decodable {
         }
         wrappedValue = value
     }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(wrappedValue)
+    }
 }
 
 /// A JSON number written either as an integer or with a fraction (`"clip_qkv": 6` or `6.0`).
-struct JSONNumber: Decodable {
+struct JSONNumber: Codable {
     let value: Double
+
+    /// A Float as its shortest decimal (`0.3`, not `0.30000001192092896`), and whole values as integers.
+    init(_ value: Float) {
+        self.value = value == value.rounded() && abs(value) < 1e9 ? Double(Int(value)) : Double("\(value)") ?? Double(value)
+    }
 
     init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -282,6 +364,11 @@ struct JSONNumber: Decodable {
         } else {
             value = try container.decode(Double.self)
         }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
     }
 }
 
