@@ -13,8 +13,8 @@ import Weights
 //
 // No biases anywhere (MPT trains with no_bias). This file holds the weights as the checkpoint names them and
 // the forward over a chunk of tokens. `MPTConfiguration.swift` beside it holds the hyperparameters from
-// config.json, the tensor names and the shapes they must have; `Attention` is the attention, `ALiBi` its position bias, `InferenceSession` the running text
-// (tokens, KV cache, prefill and decode).
+// config.json, the tensor names and the shapes they must have; `Attention` is the attention, `ALiBi` its
+// position bias, `InferenceSession` the running text (tokens, KV cache, prefill and decode).
 
 /// The precision the model's matrices are used in: as stored in the checkpoint (mapped, never copied), or
 /// re-encoded as `q8` at load (`--weights q8`): faster decode at a small loss of exactness, since decode
