@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Manuscripts", dependencies: ["Basics", "Generation", "Model", "KVCache", "Tokenizer", "Weights"], swiftSettings: engineSettings),
         // Tools, not engine: `storywriter bench`, `synth` (and the tests' checkpoints), `import-tokenizer`.
         .target(name: "Benchmarks", dependencies: ["Basics", "Weights", "Kernels", "Model"], swiftSettings: engineSettings),
-        .target(name: "CheckpointWriter", dependencies: ["Basics", "Weights"], swiftSettings: engineSettings),
+        .target(name: "CheckpointWriter", dependencies: ["Basics", "Model", "Weights"], swiftSettings: engineSettings),
         .target(name: "GGUFImport", dependencies: ["Tokenizer"], swiftSettings: engineSettings),
         // The HTTP server behind `storywriter serve`: the KoboldAI, llama.cpp and OpenAI text-completion APIs.
         .target(

@@ -292,7 +292,7 @@ public struct JSONParser {
     }
 }
 
-extension JSONValue: Decodable {
+extension JSONValue: Codable {
     /// A value of any JSON type, for config.json keys whose type varies between checkpoints.
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -308,6 +308,18 @@ extension JSONValue: Decodable {
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let elements): try container.encode(elements)
+        case .object(let members): try container.encode(members)
         }
     }
 }

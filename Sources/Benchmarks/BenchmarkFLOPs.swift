@@ -1,4 +1,4 @@
-import Weights
+import Model
 
 /// Floating-point operations of the forward pass as the speed benchmark counts them (a multiply-add is 2):
 /// - matrices: 2 · (4·d² + 2·d·ffn) per token per layer (Wqkv 3·d², out_proj d², up_proj and down_proj d·ffn each),

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Weights
 
 /// Writes an MPT checkpoint of any shape with random weights, in the layouts found on the Hub: config.json
@@ -71,7 +72,12 @@ public struct RandomCheckpointWriter {
             let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
             try writeJSON(index, to: folder.appendingPathComponent(format == .safetensors ? "model.safetensors.index.json" : "pytorch_model.bin.index.json"))
         }
-        try writeJSON(configurationJSON(), to: folder.appendingPathComponent("config.json"))
+        let config = folder.appendingPathComponent("config.json")
+        do {
+            try write(configuration.json(dtype: dtype, hasLMHead: includesLMHead), to: config)
+        } catch let error as EncodingError {
+            throw CheckpointWriterError(path: config.path, reason: "cannot encode JSON: \(error.localizedDescription)")
+        }
         if let tokenizer {
             let destination = folder.appendingPathComponent("tokenizer.json")
             do {
@@ -160,49 +166,13 @@ public struct RandomCheckpointWriter {
         try zip.finish()
     }
 
-    /// config.json in the configuration's dialect: as mosaicml writes it for MPT-7B-StoryWriter, or as
-    /// transformers' `save_pretrained` writes it (`MptForCausalLM`, its extra keys, an explicit tie flag).
-    private func configurationJSON() -> [String: Any] {
-        let c = configuration
-        func number(_ value: Float?) -> Any {
-            guard let value else { return NSNull() }
-            return value == value.rounded() && abs(value) < 1e9 ? Int(value) as Any : Double("\(value)") ?? Double(value)
-        }
-        var attention: [String: Any] = [
-            "alibi": true, "alibi_bias_max": number(c.alibiBiasMax), "attn_impl": "torch", "attn_pdrop": 0,
-            "attn_type": "multihead_attention", "attn_uses_sequence_id": false, "clip_qkv": number(c.clipQKV),
-            "prefix_lm": false, "qk_ln": false, "softmax_scale": number(c.softmaxScale),
-        ]
-        var json: [String: Any] = [
-            "d_model": c.dModel, "emb_pdrop": 0, "embedding_fraction": 1.0, "expansion_ratio": c.expansionRatio,
-            "init_device": "cpu", "learned_pos_emb": true, "logit_scale": number(c.logitScale), "max_seq_len": c.maxSeqLen,
-            "model_type": "mpt", "n_heads": c.nHeads, "n_layers": c.nLayers, "no_bias": true,
-            "norm_type": "low_precision_layernorm", "resid_pdrop": 0, "use_cache": false, "vocab_size": c.vocabSize,
-        ]
-        switch c.dialect {
-        case .mosaicml:
-            json["architectures"] = ["MPTForCausalLM"]
-            json["tokenizer_name"] = "EleutherAI/gpt-neox-20b"
-            json["torch_dtype"] = dtype.rawValue
-            json["verbose"] = 0
-            if includesLMHead { json["tie_word_embeddings"] = false }
-        case .transformers:
-            attention["model_type"] = ""
-            json["architectures"] = ["MptForCausalLM"]
-            json["dtype"] = dtype.rawValue
-            json["initializer_range"] = 0.02
-            json["layer_norm_epsilon"] = number(c.layerNormEpsilon)
-            json["tie_word_embeddings"] = !includesLMHead
-            json["transformers_version"] = "5.24.0"
-        }
-        json["attn_config"] = attention
-        return json
+    private func writeJSON(_ object: [String: Any], to url: URL) throws {
+        try write(Data(serialize(object, path: url.path, pretty: true)), to: url)
     }
 
-    private func writeJSON(_ object: [String: Any], to url: URL) throws {
-        let bytes = try serialize(object, path: url.path, pretty: true)
+    private func write(_ data: Data, to url: URL) throws {
         do {
-            try Data(bytes).write(to: RegularFile.replaceableTarget(url), options: .atomic)
+            try data.write(to: RegularFile.replaceableTarget(url), options: .atomic)
         } catch {
             throw CheckpointWriterError(path: url.path, reason: describeFileError(error))
         }

@@ -23,9 +23,9 @@ public final class StoryModel {
 
     public init(folder: URL, weights: WeightPrecision = .stored) throws {
         try Self.checkFolder(folder)
-        let checkpoint = try Checkpoint(folder: folder)
+        let checkpoint = try MPTCheckpoint(folder: folder)
         model = try MPTModel(checkpoint: checkpoint, weights: weights)
-        tokenizer = try BPETokenizer(contentsOf: checkpoint.tokenizerURL)
+        tokenizer = try BPETokenizer(contentsOf: checkpoint.weights.tokenizerURL)
     }
 
     /// The tokens the model reads for `prompt`: all of them, or the last `maxContext` cut at a paragraph inside

@@ -12,9 +12,9 @@ import Weights
 //     logits = logit_scale · (lm_head · LayerNorm_f(x))               lm_head is wte when the embeddings are tied
 //
 // No biases anywhere (MPT trains with no_bias). This file holds the weights as the checkpoint names them and
-// the forward over a chunk of tokens. The hyperparameters come from config.json (`MPTConfiguration`, module
-// Weights); `Attention` is the attention, `ALiBi` its position bias, `InferenceSession` the running text
-// (tokens, KV cache, prefill and decode).
+// the forward over a chunk of tokens. `MPTConfiguration.swift` beside it holds the hyperparameters from
+// config.json, the tensor names and the shapes they must have; `Attention` is the attention, `ALiBi` its
+// position bias, `InferenceSession` the running text (tokens, KV cache, prefill and decode).
 
 /// The precision the model's matrices are used in: as stored in the checkpoint (mapped, never copied), or
 /// re-encoded as `q8` at load (`--weights q8`): faster decode at a small loss of exactness, since decode
@@ -29,7 +29,7 @@ public enum WeightPrecision: String, CaseIterable, Sendable {
 /// matrices are re-encoded once at load). Stateless and shareable; an `InferenceSession` holds the per-text
 /// state (KV cache, scratch).
 public final class MPTModel: @unchecked Sendable {
-    public let checkpoint: Checkpoint
+    public let checkpoint: MPTCheckpoint
     public let configuration: MPTConfiguration
     public let weightPrecision: WeightPrecision
 
@@ -63,7 +63,7 @@ public final class MPTModel: @unchecked Sendable {
     }
 
     /// `weights: .q8` re-encodes every matrix product's weights (not the embedding lookup) at load.
-    public init(checkpoint: Checkpoint, weights: WeightPrecision = .stored) throws {
+    public init(checkpoint: MPTCheckpoint, weights: WeightPrecision = .stored) throws {
         self.checkpoint = checkpoint
         let configuration = checkpoint.configuration
         self.configuration = configuration
@@ -92,9 +92,9 @@ public final class MPTModel: @unchecked Sendable {
         softmaxScale = configuration.softmaxScale ?? 1 / Float(configuration.headDim).squareRoot()
     }
 
-    /// Opens the checkpoint in `folder` (see `Checkpoint`) and prepares it.
+    /// Opens the checkpoint in `folder` (see `MPTCheckpoint`) and prepares it.
     public convenience init(folder: URL, weights: WeightPrecision = .stored) throws {
-        try self.init(checkpoint: Checkpoint(folder: folder), weights: weights)
+        try self.init(checkpoint: MPTCheckpoint(folder: folder), weights: weights)
     }
 
     /// The KV cache shape this model needs, with `blockSize` positions per block.
@@ -198,15 +198,15 @@ public final class MPTModel: @unchecked Sendable {
 
     // MARK: Loading
 
-    private static func matrix(_ checkpoint: Checkpoint, _ name: String) throws -> WeightMatrix {
-        let view = try checkpoint.tensor(name)
+    private static func matrix(_ checkpoint: MPTCheckpoint, _ name: String) throws -> WeightMatrix {
+        let view = try checkpoint.weights.tensor(name)
         guard view.shape.count == 2, let base = view.bytes.baseAddress else { throw ModelError.emptyTensor(name) }
         return WeightMatrix(rows: view.shape[0], columns: view.shape[1], format: view.dtype.numberFormat, base: base)
     }
 
     /// Norm weights are tiny (d_model floats per layer), so they are widened once.
-    private static func vector(_ checkpoint: Checkpoint, _ name: String) throws -> [Float] {
-        let view = try checkpoint.tensor(name)
+    private static func vector(_ checkpoint: MPTCheckpoint, _ name: String) throws -> [Float] {
+        let view = try checkpoint.weights.tensor(name)
         guard let base = view.bytes.baseAddress, view.elementCount > 0 else { throw ModelError.emptyTensor(name) }
         var values = [Float](repeating: 0, count: view.elementCount)
         values.withUnsafeMutableBufferPointer { buffer in

@@ -15,7 +15,7 @@ public struct ModelFingerprint: Codable, Equatable, Sendable {
     /// Bytes hashed at each of the three places in a tensor.
     static let sampleBytes = 4096
 
-    public init(checkpoint: Checkpoint, weights precision: WeightPrecision = .stored) throws {
+    public init(checkpoint: MPTCheckpoint, weights precision: WeightPrecision = .stored) throws {
         let c = checkpoint.configuration
         configuration = "d_model \(c.dModel), heads \(c.nHeads), layers \(c.nLayers), vocab \(c.vocabSize), expansion \(c.expansionRatio), "
             + "alibi_bias_max \(c.alibiBiasMax), clip_qkv \(c.clipQKV.map { "\($0)" } ?? "none"), softmax_scale \(c.softmaxScale.map { "\($0)" } ?? "default"), "
@@ -24,7 +24,7 @@ public struct ModelFingerprint: Codable, Equatable, Sendable {
         var shapes = FNV1a()
         var samples = FNV1a()
         for name in checkpoint.tensorNames.sorted() {
-            let view = try checkpoint.tensor(name)
+            let view = try checkpoint.weights.tensor(name)
             shapes.add(Array("\(name) \(view.dtype) \(view.shape)\n".utf8))
             let count = view.bytes.count
             for start in [0, max(0, count / 2 - Self.sampleBytes / 2), max(0, count - Self.sampleBytes)] {
@@ -34,7 +34,7 @@ public struct ModelFingerprint: Codable, Equatable, Sendable {
         tensors = shapes.value
         weights = samples.value
         var tokenizerHash = FNV1a()
-        tokenizerHash.add((try? Data(contentsOf: checkpoint.tokenizerURL)) ?? Data())
+        tokenizerHash.add((try? Data(contentsOf: checkpoint.weights.tokenizerURL)) ?? Data())
         tokenizer = tokenizerHash.value
     }
 

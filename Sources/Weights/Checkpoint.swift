@@ -1,9 +1,10 @@
 import Foundation
 
-/// An MPT model folder opened by memory-mapping: `config.json`, `tokenizer.json`, and weights as
-/// `model.safetensors`, `model.safetensors.index.json` + shards, `pytorch_model.bin`, or
-/// `pytorch_model.bin.index.json` + shards. Opening locates and checks every tensor against the
-/// configuration but reads no weight data; the mapping (and every `TensorView`) lives as long as this object.
+/// A model folder's weights opened by memory-mapping, as a store of tensors by name: `model.safetensors`,
+/// `model.safetensors.index.json` + shards, `pytorch_model.bin`, or `pytorch_model.bin.index.json` + shards.
+/// Opening locates every tensor and checks the files' own consistency (index, duplicates, byte ranges) but reads
+/// no weight data and knows no model: what the names and shapes must be is the model's to check. The mapping
+/// (and every `TensorView`) lives as long as this object.
 public final class Checkpoint: @unchecked Sendable {
     public enum Format: String, Sendable {
         case safetensors
@@ -11,22 +12,16 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     public let folder: URL
-    public let configuration: MPTConfiguration
     public let format: Format
     /// The weight files, in the order they were opened.
     public let weightFiles: [URL]
-    /// True when the checkpoint has its own `lm_head.weight`; otherwise the output projection is the token embedding.
-    public let hasLMHead: Bool
-    /// Names in model order: embedding, blocks, final norm, then `lm_head.weight` if present.
-    public let tensorNames: [String]
 
     private let mappedFiles: [MappedFile]
     private let views: [String: TensorView]
 
     public var tokenizerURL: URL { folder.appendingPathComponent("tokenizer.json") }
-    public var tiedEmbeddings: Bool { !hasLMHead }
-    /// The tensor the logits are computed with: `lm_head.weight` or, tied, `transformer.wte.weight`.
-    public var outputEmbeddingName: String { hasLMHead ? MPTTensorName.outputEmbedding : MPTTensorName.tokenEmbedding }
+    /// Every tensor's name, in no particular order.
+    public var names: [String] { Array(views.keys) }
     public var parameterCount: Int { views.values.reduce(0) { $0 + $1.elementCount } }
     public var weightFileBytes: Int { mappedFiles.reduce(0) { $0 + $1.bytes.count } }
     /// The element types in use, in declaration order (usually one).
@@ -34,7 +29,6 @@ public final class Checkpoint: @unchecked Sendable {
 
     public init(folder: URL) throws {
         self.folder = folder
-        configuration = try MPTConfiguration(contentsOf: folder.appendingPathComponent("config.json"))
         let tokenizer = folder.appendingPathComponent("tokenizer.json")
         if let kind = FileKind.of(tokenizer.path), kind != .regular {
             throw WeightsError.cannotOpen(path: tokenizer.path, reason: "it is \(kind), not a regular file")
@@ -66,41 +60,12 @@ public final class Checkpoint: @unchecked Sendable {
             }
         }
         views = located
-        hasLMHead = located[MPTTensorName.outputEmbedding] != nil
-        tensorNames = try Self.checkTensors(located, against: configuration)
     }
+
+    public func contains(_ name: String) -> Bool { views[name] != nil }
 
     public func tensor(_ name: String) throws -> TensorView {
         guard let view = views[name] else { throw WeightsError.missingTensor(name: name) }
         return view
-    }
-
-    /// Checks names and shapes against the configuration and returns the names in model order.
-    private static func checkTensors(_ views: [String: TensorView], against configuration: MPTConfiguration) throws -> [String] {
-        var expected = MPTTensorName.requiredShapes(for: configuration)
-        if views[MPTTensorName.outputEmbedding] != nil {
-            expected.append((MPTTensorName.outputEmbedding, [configuration.vocabSize, configuration.dModel]))
-        } else if !configuration.tieWordEmbeddings {
-            throw WeightsError.missingTensor(name: MPTTensorName.outputEmbedding + " (config.json sets tie_word_embeddings to false)")
-        }
-        for (name, shape) in expected {
-            guard let view = views[name] else { throw WeightsError.missingTensor(name: name) }
-            guard view.shape == shape else { throw WeightsError.misshapenTensor(name: name, expected: shape, actual: view.shape) }
-        }
-        let known = Set(expected.map(\.name))
-        for name in views.keys.sorted() where !known.contains(name) {
-            throw WeightsError.unsupportedTensor(name: name, detail: explanation(forUnexpected: name))
-        }
-        return expected.map(\.name)
-    }
-
-    private static func explanation(forUnexpected name: String) -> String {
-        if name == MPTTensorName.positionEmbedding {
-            return "a learned position embedding is not implemented (ALiBi MPT checkpoints such as StoryWriter have none)"
-        }
-        if name.hasSuffix(".bias") {
-            return "biases are not implemented (MPT is trained with no_bias: true)"
-        }
-        return "not part of an MPT model with this configuration"
     }
 }

@@ -42,7 +42,7 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     }
 
     /// The whole regular file `url`.
-    static func contentsOfRegularFile(_ url: URL) throws(WeightsError) -> Data {
+    package static func contentsOfRegularFile(_ url: URL) throws(WeightsError) -> Data {
         let handle = FileHandle(fileDescriptor: try openingRegularFile(url), closeOnDealloc: true)
         do { return try handle.readToEnd() ?? Data() } catch {
             throw .cannotOpen(path: url.path, reason: describeFileError(error))
@@ -50,7 +50,7 @@ public enum WeightsError: Error, CustomStringConvertible, Equatable {
     }
 
     /// What a decoding error found wrong, spelled for a user reading the JSON file (not Swift's debug text).
-    static func describe(_ error: Error) -> String {
+    package static func describe(_ error: Error) -> String {
         guard let decodingError = error as? DecodingError else { return "\(error)" }
         func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
             (context.codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")

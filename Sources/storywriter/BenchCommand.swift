@@ -104,7 +104,7 @@ struct BenchCommand: ParsableCommand {
 
             let report = BenchReport(
                 modelPath: model, configuration: configuration,
-                weights: engine.weights == .q8 ? "q8" : try mptModel.checkpoint.tensor(MPTTensorName.wqkv(0)).dtype.rawValue,
+                weights: engine.weights == .q8 ? "q8" : try mptModel.checkpoint.weights.tensor(MPTTensorName.wqkv(0)).dtype.rawValue,
                 kvCache: format.rawValue, threads: Parallel.threads, wordsPerToken: wordsPerToken,
                 wordsPerTokenSource: text ?? "gatsby", gemmSize: gemmSize, gemmPeak: peak,
                 kvCacheBytes: session.cache.residentBytes, peakResidentBytes: BenchmarkPeakMemory.residentBytes,
@@ -128,7 +128,7 @@ struct BenchCommand: ParsableCommand {
             }
             return (ids, Self.gatsbyWordsPerToken)
         }
-        let tokenizer = try BPETokenizer(contentsOf: model.checkpoint.tokenizerURL)
+        let tokenizer = try BPETokenizer(contentsOf: model.checkpoint.weights.tokenizerURL)
         let manuscript = try ManuscriptText.read(contentsOf: URL(fileURLWithPath: text))
         let ids = tokenizer.encode(manuscript.text)
         guard !ids.isEmpty else { throw ModelError.emptyInput }

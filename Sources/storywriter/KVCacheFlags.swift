@@ -43,7 +43,7 @@ struct KVCacheFlags: ParsableArguments {
         guard let fixed = KVCacheFormat(rawValue: format) else {
             return KVCachePlan.auto(
                 layout: model.cacheLayout(), tokens: tokens, physicalMemory: Int(clamping: ProcessInfo.processInfo.physicalMemory),
-                weightBytes: model.checkpoint.weightFileBytes, memoryBudget: budget)
+                weightBytes: model.checkpoint.weights.weightFileBytes, memoryBudget: budget)
         }
         return KVCachePlan(format: fixed, memoryBudget: budget, reason: "--kv-cache \(fixed.rawValue)")
     }

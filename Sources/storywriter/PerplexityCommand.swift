@@ -51,7 +51,7 @@ struct PerplexityCommand: ParsableCommand {
         engine.applyThreads()
         do {
             let mptModel = try MPTModel(folder: URL(fileURLWithPath: model), weights: engine.weights)
-            let tokenizer = try BPETokenizer(contentsOf: mptModel.checkpoint.tokenizerURL)
+            let tokenizer = try BPETokenizer(contentsOf: mptModel.checkpoint.weights.tokenizerURL)
             let manuscript = try ManuscriptText.read(contentsOf: URL(fileURLWithPath: file))
             let allTokens = tokenizer.encode(manuscript.text)
             let tokens = Array(allTokens.prefix(maxTokens ?? allTokens.count))

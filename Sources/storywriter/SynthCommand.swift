@@ -2,6 +2,7 @@ import ArgumentParser
 import Basics
 import CheckpointWriter
 import Foundation
+import Model
 import Weights
 
 /// `storywriter synth`: a random-weight MPT checkpoint of any shape, in the real on-disk layouts, for tests

@@ -13,7 +13,7 @@ import Weights
 
     @Test func countsMatrixAndCausalAttentionFLOPs() throws {
         let folder = try Fixtures.require(Fixtures.model("tiny-storywriter"))
-        let flops = BenchmarkFLOPs(configuration: try Checkpoint(folder: folder).configuration)
+        let flops = BenchmarkFLOPs(configuration: try MPTCheckpoint(folder: folder).configuration)
         // d_model 128, 2 layers, FFN 512, vocabulary 50,432.
         let perTokenPerLayer: Double = 4 * 128 * 128 + 2 * 128 * 512
         let matrix: Double = 2 * 2 * perTokenPerLayer

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Testing
 import Weights
 
@@ -24,7 +25,7 @@ struct CheckpointFixtureTests {
 
     @Test("every fixture folder loads with its configuration, shapes and dtype", arguments: expectations)
     func loads(_ expected: Expected) throws {
-        let checkpoint = try Checkpoint(folder: Fixtures.require(Fixtures.model(expected.folder)))
+        let checkpoint = try MPTCheckpoint(folder: Fixtures.require(Fixtures.model(expected.folder)))
         let configuration = checkpoint.configuration
         #expect(configuration.dialect == expected.dialect)
         #expect(configuration.dModel == expected.dModel)
@@ -35,26 +36,26 @@ struct CheckpointFixtureTests {
         #expect(configuration.alibiBiasMax == expected.alibiBiasMax)
         #expect(configuration.clipQKV == expected.clipQKV)
         #expect(configuration.expansionRatio == 4)
-        #expect(checkpoint.format == expected.format)
-        #expect(checkpoint.weightFiles.count == expected.files)
-        #expect(checkpoint.dtypes == [expected.dtype])
+        #expect(checkpoint.weights.format == expected.format)
+        #expect(checkpoint.weights.weightFiles.count == expected.files)
+        #expect(checkpoint.weights.dtypes == [expected.dtype])
         #expect(!checkpoint.hasLMHead)
         #expect(checkpoint.tensorNames.count == 2 + 6 * expected.nLayers)
 
         let d = expected.dModel
-        let wqkv = try checkpoint.tensor("transformer.blocks.0.attn.Wqkv.weight")
+        let wqkv = try checkpoint.weights.tensor("transformer.blocks.0.attn.Wqkv.weight")
         #expect(wqkv.shape == [3 * d, d])
         #expect(wqkv.bytes.count == 3 * d * d * expected.dtype.byteWidth)
-        #expect(try checkpoint.tensor("transformer.wte.weight").shape == [50432, d])
-        #expect(try checkpoint.tensor("transformer.blocks.0.ffn.down_proj.weight").shape == [d, 4 * d])
+        #expect(try checkpoint.weights.tensor("transformer.wte.weight").shape == [50432, d])
+        #expect(try checkpoint.weights.tensor("transformer.blocks.0.ffn.down_proj.weight").shape == [d, 4 * d])
         #expect(throws: WeightsError.missingTensor(name: "transformer.blocks.99.norm_1.weight")) {
-            try checkpoint.tensor("transformer.blocks.99.norm_1.weight")
+            try checkpoint.weights.tensor("transformer.blocks.99.norm_1.weight")
         }
     }
 
     @Test("tiny-mpt-scaled carries synth's --softmax-scale and --logit-scale into config.json")
     func scaledFixtureSetsBothScales() throws {
-        let configuration = try Checkpoint(folder: Fixtures.require(Fixtures.model("tiny-mpt-scaled"))).configuration
+        let configuration = try MPTCheckpoint(folder: Fixtures.require(Fixtures.model("tiny-mpt-scaled"))).configuration
         #expect(configuration.softmaxScale == 0.3)
         #expect(configuration.logitScale == 0.7)
         #expect(configuration.clipQKV == 8)
@@ -62,12 +63,12 @@ struct CheckpointFixtureTests {
 
     @Test("the safetensors and PyTorch .bin copies of tiny-storywriter hold bit-identical tensors")
     func binMatchesSafetensors() throws {
-        let safetensors = try Checkpoint(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
-        let pytorch = try Checkpoint(folder: Fixtures.require(Fixtures.model("tiny-storywriter-bin")))
+        let safetensors = try MPTCheckpoint(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
+        let pytorch = try MPTCheckpoint(folder: Fixtures.require(Fixtures.model("tiny-storywriter-bin")))
         #expect(safetensors.tensorNames == pytorch.tensorNames)
-        #expect(safetensors.parameterCount == pytorch.parameterCount)
+        #expect(safetensors.weights.parameterCount == pytorch.weights.parameterCount)
         for name in safetensors.tensorNames {
-            let a = try safetensors.tensor(name), b = try pytorch.tensor(name)
+            let a = try safetensors.weights.tensor(name), b = try pytorch.weights.tensor(name)
             #expect(a.shape == b.shape && a.dtype == b.dtype, "\(name)")
             #expect(a.bytes.elementsEqual(b.bytes), "\(name) differs")
         }

@@ -1,5 +1,6 @@
 import CheckpointWriter
 import Foundation
+import Model
 import Testing
 import Weights
 
@@ -15,18 +16,18 @@ struct CheckpointValidationTests {
         let binSharded = try Support.tinyCheckpoint(format: .pytorch, shardSize: 2048)
         defer { for folder in [single, sharded, bin, binSharded] { try? FileManager.default.removeItem(at: folder) } }
 
-        let reference = try Checkpoint(folder: single)
+        let reference = try MPTCheckpoint(folder: single)
         #expect(reference.configuration == Support.tinyConfiguration)
-        #expect(reference.weightFiles.map(\.lastPathComponent) == ["model.safetensors"])
+        #expect(reference.weights.weightFiles.map(\.lastPathComponent) == ["model.safetensors"])
         for folder in [sharded, bin, binSharded] {
-            let other = try Checkpoint(folder: folder)
+            let other = try MPTCheckpoint(folder: folder)
             #expect(other.tensorNames == reference.tensorNames)
             for name in reference.tensorNames {
-                #expect(try other.tensor(name).bytes.elementsEqual(reference.tensor(name).bytes), "\(name) in \(folder.lastPathComponent)")
+                #expect(try other.weights.tensor(name).bytes.elementsEqual(reference.weights.tensor(name).bytes), "\(name) in \(folder.lastPathComponent)")
             }
         }
-        #expect(try Checkpoint(folder: sharded).weightFiles.count > 2)
-        #expect(try Checkpoint(folder: binSharded).weightFiles.first?.lastPathComponent.hasPrefix("pytorch_model-00001-of-") == true)
+        #expect(try MPTCheckpoint(folder: sharded).weights.weightFiles.count > 2)
+        #expect(try MPTCheckpoint(folder: binSharded).weights.weightFiles.first?.lastPathComponent.hasPrefix("pytorch_model-00001-of-") == true)
     }
 
     @Test("random weights have the intended scales: norms near 1, matrices near 1/sqrt(fan-in)", arguments: [TensorDType.bfloat16, .float16, .float32])
@@ -35,10 +36,10 @@ struct CheckpointValidationTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let configuration = MPTConfiguration(dModel: 64, nHeads: 2, nLayers: 1, vocabSize: 256)
         try RandomCheckpointWriter(configuration: configuration, dtype: dtype, seed: 1).write(to: folder)
-        let checkpoint = try Checkpoint(folder: folder)
-        #expect(checkpoint.dtypes == [dtype])
-        let norm = try floats(checkpoint.tensor(MPTTensorName.norm1(0)))
-        let up = try floats(checkpoint.tensor(MPTTensorName.upProj(0)))
+        let checkpoint = try MPTCheckpoint(folder: folder)
+        #expect(checkpoint.weights.dtypes == [dtype])
+        let norm = try floats(checkpoint.weights.tensor(MPTTensorName.norm1(0)))
+        let up = try floats(checkpoint.weights.tensor(MPTTensorName.upProj(0)))
         #expect(abs(mean(norm) - 1) < 0.05)
         #expect(abs(standardDeviation(up) - 1 / 8) < 0.01)
         #expect(up.allSatisfy { $0.isFinite && abs($0) < 0.25 })
@@ -49,7 +50,7 @@ struct CheckpointValidationTests {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try RandomCheckpointWriter(configuration: Support.tinyConfiguration, includesLMHead: true).write(to: folder)
-        let checkpoint = try Checkpoint(folder: folder)
+        let checkpoint = try MPTCheckpoint(folder: folder)
         #expect(checkpoint.hasLMHead && !checkpoint.tiedEmbeddings)
         #expect(checkpoint.outputEmbeddingName == "lm_head.weight")
         #expect(checkpoint.tensorNames.last == "lm_head.weight")
@@ -91,7 +92,7 @@ struct CheckpointValidationTests {
     func shards() throws {
         let folder = try Support.tinyCheckpoint(format: .pytorch, shardSize: 2048)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let shard = try #require(try Checkpoint(folder: folder).weightFiles.last)
+        let shard = try #require(try MPTCheckpoint(folder: folder).weights.weightFiles.last)
         try FileManager.default.removeItem(at: shard)
         #expect(Support.openingError(folder) == .missingShard(index: "pytorch_model.bin.index.json", shard: shard.lastPathComponent))
         #expect(Support.openingError(folder)?.description.contains(shard.lastPathComponent) == true)

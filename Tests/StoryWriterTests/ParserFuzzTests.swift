@@ -1,5 +1,6 @@
 import Foundation
 import Generation
+import Model
 import Testing
 import Tokenizer
 import Weights
@@ -51,7 +52,7 @@ import Weights
         let headerEnd = 8 + Int(original[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
         let iterations = Self.fuzz(original, in: 0..<headerEnd) { bytes in
             try Data(bytes).write(to: file)
-            _ = try Checkpoint(folder: folder)
+            _ = try MPTCheckpoint(folder: folder)
         }
         #expect(iterations > 10)
     }
@@ -64,7 +65,7 @@ import Weights
         let original = [UInt8](try Data(contentsOf: file))
         let iterations = Self.fuzz(original) { bytes in
             try Data(bytes).write(to: file)
-            _ = try Checkpoint(folder: folder)
+            _ = try MPTCheckpoint(folder: folder)
         }
         #expect(iterations > 10)
 
@@ -72,7 +73,7 @@ import Weights
         let pickles = Self.fuzz(pickle) { bytes in
             let mutated = try PickleHostileInputTests.binFolder(pickle: bytes, storages: ["0": [UInt8](repeating: 0, count: 4096)], label: "fuzz")
             defer { try? FileManager.default.removeItem(at: mutated) }
-            _ = try Checkpoint(folder: mutated)
+            _ = try MPTCheckpoint(folder: mutated)
         }
         #expect(pickles > 10)
     }

@@ -1,5 +1,6 @@
 import CheckpointWriter
 import Foundation
+import Model
 import Testing
 import Weights
 
@@ -160,7 +161,7 @@ struct PickleHostileInputTests {
             let folder = try Self.binFolder(pickle: pickle, label: label)
             defer { try? FileManager.default.removeItem(at: folder) }
             let started = ContinuousClock.now
-            #expect(throws: WeightsError.self) { try Checkpoint(folder: folder) }
+            #expect(throws: WeightsError.self) { try MPTCheckpoint(folder: folder) }
             #expect(ContinuousClock.now - started < .seconds(2), "\(label): \(ContinuousClock.now - started)")
         }
     }

@@ -1,11 +1,13 @@
 import CBLAS
 import Foundation
 import KVCache
+import Model
 import Weights
 
 /// A plain float64 MPT forward pass, written from the MPT definition (mosaicml's `modeling_mpt.py`) and sharing
-/// nothing with the engine but the checkpoint reader: the yardstick for the engine's logits at every position,
-/// its chunking, and its compressed KV caches. Slow and simple on purpose: one position, one head, one loop at a time.
+/// nothing with the engine but the checkpoint reader and its configuration: the yardstick for the engine's logits
+/// at every position, its chunking, and its compressed KV caches. Slow and simple on purpose: one position, one
+/// head, one loop at a time.
 struct ReferenceMPT {
     let configuration: MPTConfiguration
     private let embedding: [Double]
@@ -18,8 +20,8 @@ struct ReferenceMPT {
     }
 
     init(folder: URL) throws {
-        let checkpoint = try Checkpoint(folder: folder)
-        func load(_ name: String) throws -> [Double] { Self.widen(try checkpoint.tensor(name)) }
+        let checkpoint = try MPTCheckpoint(folder: folder)
+        func load(_ name: String) throws -> [Double] { Self.widen(try checkpoint.weights.tensor(name)) }
         configuration = checkpoint.configuration
         embedding = try load(MPTTensorName.tokenEmbedding)
         head = try load(checkpoint.outputEmbeddingName)

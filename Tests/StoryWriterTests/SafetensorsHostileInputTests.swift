@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Testing
 import Weights
 
@@ -10,9 +11,9 @@ struct SafetensorsHostileInputTests {
     func wellFormedBaseline() throws {
         let folder = try Support.folder(withSafetensors: Support.safetensors(Support.tinyTensors()))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let checkpoint = try Checkpoint(folder: folder)
-        #expect(checkpoint.dtypes == [.float32])
-        #expect(try checkpoint.tensor(MPTTensorName.wqkv(0)).shape == [48, 16])
+        let checkpoint = try MPTCheckpoint(folder: folder)
+        #expect(checkpoint.weights.dtypes == [.float32])
+        #expect(try checkpoint.weights.tensor(MPTTensorName.wqkv(0)).shape == [48, 16])
     }
 
     @Test("a truncated file")
@@ -105,6 +106,6 @@ struct SafetensorsHostileInputTests {
 
         let withMetadata = Support.safetensors(Support.tinyTensors(), metadata: #"{"format":"pt","note":"anything"}"#)
         try Data(withMetadata).write(to: folder.appendingPathComponent("model.safetensors"))
-        #expect(try Checkpoint(folder: folder).tensorNames.count == 8)
+        #expect(try MPTCheckpoint(folder: folder).tensorNames.count == 8)
     }
 }

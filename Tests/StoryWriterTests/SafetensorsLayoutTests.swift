@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Testing
 import Weights
 
@@ -50,8 +51,8 @@ struct SafetensorsLayoutTests {
         data += [UInt8](repeating: 0xEE, count: 40)
         let folder = try Support.folder(withSafetensors: Support.safetensors(header: "{" + records.joined(separator: ",") + "}", data: data))
         defer { try? FileManager.default.removeItem(at: folder) }
-        let checkpoint = try Checkpoint(folder: folder)
-        let tensor = try checkpoint.tensor(MPTTensorName.finalNorm)
+        let checkpoint = try MPTCheckpoint(folder: folder)
+        let tensor = try checkpoint.weights.tensor(MPTTensorName.finalNorm)
         #expect((0..<16).map { Float(bitPattern: tensor.bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) } == norm)
         withExtendedLifetime(checkpoint) {}
     }
@@ -77,10 +78,10 @@ struct SafetensorsLayoutTests {
         let weightMap = first.map { "\"\($0.0)\":\"model-00001-of-00002.safetensors\"" } + second.map { "\"\($0.0)\":\"model-00002-of-00002.safetensors\"" }
         try Data("{\"weight_map\":{\(weightMap.joined(separator: ","))}}".utf8).write(to: folder.appendingPathComponent("model.safetensors.index.json"))
 
-        let checkpoint = try Checkpoint(folder: folder)
-        #expect(checkpoint.dtypes == [.bfloat16, .float32])
-        for (name, _) in first { #expect(try checkpoint.tensor(name).dtype == .float32) }
-        for (name, _) in second { #expect(try checkpoint.tensor(name).dtype == .bfloat16) }
+        let checkpoint = try MPTCheckpoint(folder: folder)
+        #expect(checkpoint.weights.dtypes == [.bfloat16, .float32])
+        for (name, _) in first { #expect(try checkpoint.weights.tensor(name).dtype == .float32) }
+        for (name, _) in second { #expect(try checkpoint.weights.tensor(name).dtype == .bfloat16) }
     }
 
     @Test("index shard names that leave the model folder", arguments: ["../model.safetensors", "sub/model.safetensors", "..", "/etc/passwd"])

@@ -1,5 +1,6 @@
 import CheckpointWriter
 import Foundation
+import Model
 import Testing
 import Weights
 
@@ -56,6 +57,6 @@ enum WeightsTestSupport {
 
     /// The error opening `folder` throws, recording a failure if it opens.
     static func openingError(_ folder: URL, sourceLocation: SourceLocation = #_sourceLocation) -> WeightsError? {
-        #expect(throws: WeightsError.self, sourceLocation: sourceLocation) { try Checkpoint(folder: folder) }
+        #expect(throws: WeightsError.self, sourceLocation: sourceLocation) { try MPTCheckpoint(folder: folder) }
     }
 }
