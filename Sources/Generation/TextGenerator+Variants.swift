@@ -28,8 +28,7 @@ extension TextGenerator {
         isCancelled: () -> Bool = { false }
     ) throws -> [GenerationResult] {
         guard count >= 1 else { throw GenerationError.invalidVariantCount(count) }
-        guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
-        guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
+        try checkReading(prompt, in: session, chunkSize: chunkSize)
         let firstSeed = options.seed ?? UInt64.random(in: .min ... .max)
         var streams = try (0..<count).map { variant in try stream(seed: firstSeed &+ UInt64(variant), stopTokens: stopTokens) }
 

@@ -39,8 +39,7 @@ public struct TextGenerator: Sendable {
         onToken: (_ token: Int, _ logits: [Float]) -> Void = { _, _ in },
         isCancelled: () -> Bool = { false }
     ) throws -> GenerationResult {
-        guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
-        guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
+        try checkReading(prompt, in: session, chunkSize: chunkSize)
         var stream = try stream(seed: options.seed, stopTokens: stopTokens)
 
         let clock = ContinuousClock()
@@ -55,6 +54,12 @@ public struct TextGenerator: Sendable {
             promptTokens: prompt.count, prefillSeconds: prefillSeconds,
             generatedTokens: stream.generated.count, decodeSeconds: (clock.now - decodeStart).seconds)
         return stream.result(timings: timings)
+    }
+
+    /// Refuses a reading with nothing to read from and nothing read before, or chunks of no tokens.
+    func checkReading<Session: LanguageModelSession>(_ prompt: [Int], in session: Session, chunkSize: Int) throws {
+        guard !prompt.isEmpty || !session.tokens.isEmpty else { throw GenerationError.emptyPrompt }
+        guard chunkSize >= 1 else { throw GenerationError.invalidChunkSize(chunkSize) }
     }
 
     /// Reads `prompt` into `session`: the logits at its last position and the seconds it took.
