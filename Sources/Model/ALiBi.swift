@@ -87,6 +87,15 @@ final class DistantKeys: @unchecked Sendable {
         tallies = PerHead(heads, Tally())
     }
 
+    /// The bounds this one knows, for a forked cache holding the same blocks (`KVCache.fork`): a bound counts
+    /// only while its block holds the rows it was measured over, so a block the fork changes is measured again.
+    /// The tallies start at zero.
+    func copy() -> DistantKeys {
+        let copy = DistantKeys(layers: bounds.count, heads: heads)
+        copy.bounds = bounds.map { layer in layer.map { $0.copy(heads) } }
+        return copy
+    }
+
     /// What attention computed and skipped so far.
     var statistics: AttentionStatistics {
         let all = (0..<heads).map { tallies[$0] }
@@ -180,6 +189,13 @@ private final class PerHead<Value> {
     deinit {
         slots.deinitialize(count: count)
         slots.deallocate()
+    }
+
+    /// Another set of slots holding the same values.
+    func copy(_ count: Int) -> PerHead {
+        let copy = PerHead(count, slots[0])
+        copy.slots.update(from: slots, count: count)
+        return copy
     }
 
     subscript(head: Int) -> Value {

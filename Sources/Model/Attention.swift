@@ -33,10 +33,20 @@ public struct Attention {
     /// Attention over caches shaped `layout`, for one cache at a time.
     public init(layout: KVCacheLayout, slopes: [Float], scale: Float) {
         precondition(slopes.count == layout.heads, "Attention: one ALiBi slope per head")
+        self.init(layout: layout, slopes: slopes, scale: scale, distantKeys: DistantKeys(layers: layout.layers, heads: layout.heads))
+    }
+
+    /// Attention over a fork of this one's cache (`KVCache.fork`), knowing what this one learnt of the blocks
+    /// they share: the fork's first step skips what a step here would skip, instead of reading the whole book.
+    func forked() -> Attention {
+        Attention(layout: layout, slopes: slopes, scale: scale, distantKeys: distantKeys.copy())
+    }
+
+    private init(layout: KVCacheLayout, slopes: [Float], scale: Float, distantKeys: DistantKeys) {
         self.layout = layout
         self.slopes = slopes
         self.scale = scale
-        distantKeys = DistantKeys(layers: layout.layers, heads: layout.heads)
+        self.distantKeys = distantKeys
     }
 
     /// What attention computed, and skipped as out of ALiBi's reach, so far.

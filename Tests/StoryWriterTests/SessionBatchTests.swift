@@ -101,7 +101,7 @@ import Tokenizer
 
     /// One decode step reads, in every layer and head, each block the members share once for all of them, and
     /// each member's own copy of the block that was filling: 1 + 4 block reads where reading apart takes 2 × 4.
-    /// (Fresh forks know no key bounds yet, so no block is skipped and every block is read.)
+    /// (Two blocks into the book nothing is out of ALiBi's reach, so every block is read.)
     @Test func aSharedBlockIsReadOnceForAllMembers() throws {
         let (model, _, prompt) = try Self.setUp()
         let origin = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: .q4))
