@@ -92,7 +92,7 @@ final class DistantKeys: @unchecked Sendable {
     /// The tallies start at zero.
     func copy() -> DistantKeys {
         let copy = DistantKeys(layers: bounds.count, heads: heads)
-        copy.bounds = bounds.map { layer in layer.map { $0.copy(heads) } }
+        copy.bounds = bounds.map { layer in layer.map { $0.copy() } }
         return copy
     }
 
@@ -192,7 +192,7 @@ private final class PerHead<Value> {
     }
 
     /// Another set of slots holding the same values.
-    func copy(_ count: Int) -> PerHead {
+    func copy() -> PerHead {
         let copy = PerHead(count, slots[0])
         copy.slots.update(from: slots, count: count)
         return copy
