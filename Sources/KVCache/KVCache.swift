@@ -60,6 +60,11 @@ public final class KVCache: @unchecked Sendable {
         return first..<(first + blocks[layer][block].count)
     }
 
+    /// True if block `index` of `layer` is the very block `other` holds there (shared since a `fork`), not a copy.
+    public func holdsSameBlock(layer: Int, index: Int, as other: KVCache) -> Bool {
+        index < other.blocks[layer].count && blocks[layer][index] === other.blocks[layer][index]
+    }
+
     /// Bytes of memory the cache holds.
     public var residentBytes: Int { blocks.joined().reduce(0) { $0 + $1.residentBytes } }
 

@@ -70,10 +70,11 @@ final class DistantKeys: @unchecked Sendable {
         var rows = 0
     }
 
-    /// The (key block, query tile) score products computed and skipped.
+    /// The (key block, query tile) score products computed and skipped, and the key blocks read.
     private struct Tally {
         var computed = 0
         var skipped = 0
+        var read = 0
     }
 
     private var bounds: [[PerHead<Bound>]]
@@ -86,10 +87,26 @@ final class DistantKeys: @unchecked Sendable {
         tallies = PerHead(heads, Tally())
     }
 
+    /// The bounds this one knows, for a forked cache holding the same blocks (`KVCache.fork`): a bound counts
+    /// only while its block holds the rows it was measured over, so a block the fork changes is measured again.
+    /// The tallies start at zero.
+    func copy() -> DistantKeys {
+        let copy = DistantKeys(layers: bounds.count, heads: heads)
+        copy.bounds = bounds.map { layer in layer.map { $0.copy() } }
+        return copy
+    }
+
     /// What attention computed and skipped so far.
     var statistics: AttentionStatistics {
         let all = (0..<heads).map { tallies[$0] }
-        return AttentionStatistics(computedTiles: all.reduce(0) { $0 + $1.computed }, skippedTiles: all.reduce(0) { $0 + $1.skipped })
+        return AttentionStatistics(
+            computedTiles: all.reduce(0) { $0 + $1.computed }, skippedTiles: all.reduce(0) { $0 + $1.skipped },
+            readBlocks: all.reduce(0) { $0 + $1.read })
+    }
+
+    /// Attention decoded one block's keys and values for `head`.
+    func countRead(head: Int) {
+        tallies[head].read += 1
     }
 
     /// Makes room for `blocks` blocks in `layer`; call before the workers start.
@@ -153,6 +170,9 @@ final class DistantKeys: @unchecked Sendable {
 public struct AttentionStatistics: Sendable, Equatable {
     public let computedTiles: Int
     public let skippedTiles: Int
+    /// (head, key block) pairs decoded from the cache. A block several texts of a batch share is decoded once
+    /// for all of them and counted on one of them, so a batch's sum counts its reads.
+    public let readBlocks: Int
 }
 
 /// One value per head in memory of its own, so the workers attending different heads write their slots at once.
@@ -169,6 +189,13 @@ private final class PerHead<Value> {
     deinit {
         slots.deinitialize(count: count)
         slots.deallocate()
+    }
+
+    /// Another set of slots holding the same values.
+    func copy() -> PerHead {
+        let copy = PerHead(count, slots[0])
+        copy.slots.update(from: slots, count: count)
+        return copy
     }
 
     subscript(head: Int) -> Value {

@@ -64,19 +64,19 @@ public final class InferenceSession {
         self.lastLogits = lastLogits
     }
 
-    private init(checkedModel model: MPTModel, cache: KVCache, tokens: [Int]) {
+    private init(checkedModel model: MPTModel, cache: KVCache, tokens: [Int], attention: Attention? = nil) {
         self.model = model
         self.cache = cache
         self.tokens = tokens
         let configuration = model.configuration
-        attention = Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
+        self.attention = attention ?? Attention(layout: cache.layout, slopes: model.slopes, scale: model.softmaxScale)
         workspace = Workspace(dModel: configuration.dModel, ffnHidden: configuration.ffnHiddenSize)
     }
 
     /// A second session holding the same text, logits and KV cache, whose cache shares this one's blocks until
     /// either changes them (`KVCache.fork`): the start of another ending that reads nothing again.
     public func fork() -> InferenceSession {
-        let fork = InferenceSession(checkedModel: model, cache: cache.fork(), tokens: tokens)
+        let fork = InferenceSession(checkedModel: model, cache: cache.fork(), tokens: tokens, attention: attention.forked())
         fork.lastLogits = lastLogits
         return fork
     }

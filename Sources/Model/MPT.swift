@@ -163,12 +163,10 @@ public final class MPTModel: @unchecked Sendable {
                 queries: buffers.qkv + first * 3 * d, queryStride: 3 * d, rows: outputRows, firstPosition: firstPosition + first,
                 layer: layer, cache: cache, output: buffers.attended, scratch: workspace.attention)
         case .independent(let members):
-            // Each text attends to its own cache, exactly as its single decode step would.
-            for (row, member) in members.enumerated() {
-                try member.attention.apply(
-                    queries: buffers.qkv + row * 3 * d, queryStride: 3 * d, rows: 1, firstPosition: member.cache.count(layer: layer) - 1,
-                    layer: layer, cache: member.cache, output: buffers.attended + row * d, scratch: workspace.attention)
-            }
+            // Each text attends to its own cache exactly as its single decode step would, reading shared blocks once.
+            try Attention.apply(
+                independent: members.map { ($0.attention, $0.cache) }, queries: buffers.qkv, queryStride: 3 * d,
+                layer: layer, output: buffers.attended, outputStride: d, scratch: workspace.attention)
         }
         // x += out_proj · attended
         Linear.add(weights.outProj, times: buffers.attended, rows: outputRows, to: x, scratch: scratch, independentRows: independent)

@@ -56,4 +56,30 @@ import Testing
         }
         #expect(original.attentionStatistics.skippedTiles > skippedBeforeDecode)
     }
+
+    /// A fork knows the key bounds its origin measured over the blocks they share: its first decode step skips
+    /// the distant blocks the origin's step skips, instead of reading the whole book, and writes the same bits.
+    /// Two members of a batch fed the same token skip alike and read each block they share once.
+    @Test func aForkSkipsWhatItsOriginMeasured() throws {
+        let golden = try GoldenFile.load("tiny-storywriter")
+        let long = try #require(golden.cases.first { $0.inputIDs.count == 3_000 })
+        let model = try MPTModel(folder: Fixtures.require(Fixtures.model("tiny-storywriter")))
+        let original = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: .q8))
+        try original.prefill(Array(long.inputIDs[..<2_560]))
+        let fork = original.fork()
+        let batch = try SessionBatch(forking: original, count: 2)
+
+        let token = long.inputIDs[2_560]
+        let before = original.attentionStatistics
+        let alone = try original.decode(token)
+        let forked = try fork.decode(token)
+        let batched = try batch.decode([token, token], members: [0, 1])
+        #expect(fork.attentionStatistics.skippedTiles > 0)
+        #expect(fork.attentionStatistics.skippedTiles == original.attentionStatistics.skippedTiles - before.skippedTiles)
+        #expect(forked == alone && batched.allSatisfy { $0 == alone })
+        #expect(batch.members.allSatisfy { $0.attentionStatistics.skippedTiles == fork.attentionStatistics.skippedTiles })
+        // Each member writes a block of its own (the book fills whole blocks); the others are read once for both.
+        let layerHeads = model.configuration.nLayers * model.configuration.nHeads
+        #expect(batch.members.reduce(0) { $0 + $1.attentionStatistics.readBlocks } == fork.attentionStatistics.readBlocks + layerHeads)
+    }
 }

@@ -23,17 +23,25 @@ import Tokenizer
         return (model, try TextGenerator(tokenizer: tokenizer, options: options), prompt)
     }
 
-    @Test(arguments: KVCacheFormat.allCases)
-    func eachMemberIsBitwiseASingleSessionWithItsSeed(format: KVCacheFormat) throws {
+    /// Every KV format in memory, and q8 spilled to disk as each block fills (the members then share spilled blocks).
+    static let caches = KVCacheFormat.allCases.map { ($0, false) } + [(KVCacheFormat.q8, true)]
+
+    @Test(arguments: caches)
+    func eachMemberIsBitwiseASingleSessionWithItsSeed(format: KVCacheFormat, spills: Bool) throws {
         let (model, generator, prompt) = try Self.setUp()
         let count = 3
+        let folder = try KVSpillTests.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func makeCache() -> KVCache {
+            KVCache(layout: model.cacheLayout(), format: format, spill: spills ? KVSpill(budgetBytes: 0, directory: folder) : nil)
+        }
 
         // Alone: variant k is a fresh session sampling with seed 5 + k; its tokens and every logits it drew from.
         var single: [(result: GenerationResult, logits: [[Float]])] = []
         for variant in 0..<count {
             var options = Self.options
             options.seed = 5 + UInt64(variant)
-            var session = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: format))
+            var session = try InferenceSession(model: model, cache: makeCache())
             var logits: [[Float]] = []
             let result = try TextGenerator(tokenizer: generator.tokenizer, options: options).generate(
                 continuing: prompt, in: &session, chunkSize: 64, onToken: { _, values in logits.append(values) })
@@ -41,7 +49,7 @@ import Tokenizer
         }
 
         // Together: the batch's logits at every step, compared as they come.
-        let origin = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: format))
+        let origin = try InferenceSession(model: model, cache: makeCache())
         try origin.prefill(prompt, chunkSize: 64)
         let batch = try SessionBatch(forking: origin, count: count)
         var step = 0
@@ -59,7 +67,7 @@ import Tokenizer
         #expect(origin.position == prompt.count)
 
         // The generator's variants: the same tokens and text as each single run.
-        var session = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: format))
+        var session = try InferenceSession(model: model, cache: makeCache())
         let variants = try generator.generateVariants(
             count, continuing: prompt, in: &session, chunkSize: 64, fork: { try SessionBatch(forking: $0, count: $1) })
         for variant in 0..<count {
@@ -89,6 +97,28 @@ import Tokenizer
         #expect(KVCache.residentBytes(of: caches) == originBytes + 4 * layers * blockBytes)
         #expect(origin.cache.residentBytes == originBytes)
         #expect(origin.position == prompt.count && batch.members.allSatisfy { $0.position == prompt.count + 1 })
+    }
+
+    /// One decode step reads, in every layer and head, each block the members share once for all of them, and
+    /// each member's own copy of the block that was filling: 1 + 4 block reads where reading apart takes 2 × 4.
+    /// (Two blocks into the book nothing is out of ALiBi's reach, so every block is read.)
+    @Test func aSharedBlockIsReadOnceForAllMembers() throws {
+        let (model, _, prompt) = try Self.setUp()
+        let origin = try InferenceSession(model: model, cache: KVCache(layout: model.cacheLayout(), format: .q4))
+        try origin.prefill(prompt)
+        let layerHeads = model.configuration.nLayers * model.configuration.nHeads
+        #expect(origin.cache.blockCount(layer: 0) == 2)
+
+        let single = origin.fork()
+        _ = try single.prefill([10])
+        #expect(single.attentionStatistics.readBlocks == 2 * layerHeads)
+
+        let batch = try SessionBatch(forking: origin, count: 4)
+        _ = try batch.decode([10, 20, 30, 40], members: [0, 1, 2, 3])
+        let statistics = batch.members.map(\.attentionStatistics)
+        #expect(statistics.allSatisfy { $0.skippedTiles == 0 })
+        #expect(statistics.reduce(0) { $0 + $1.readBlocks } == (1 + 4) * layerHeads)
+        #expect(batch.members[0].lastLogits.map { $0.map(\.bitPattern) } == single.lastLogits.map { $0.map(\.bitPattern) })
     }
 
     /// A fork's changes never reach the cache it came from, nor the other way round: appending to the shared
