@@ -1,7 +1,3 @@
-#if arch(x86_64)
-import _Builtin_intrinsics.intel
-#endif
-
 /// y = W · x for one input vector (decode), reading W in its stored format as it streams past, so a decode step
 /// reads the weights once without a float32 copy: 16-bit rows are widened eight lanes at a time, q8 rows are
 /// multiplied in integers by x rounded to 16 bits (`Int16Groups`). Rows are split across workers.
@@ -55,53 +51,46 @@ public enum MatrixVector {
         _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, format: NumberFormat, _ x: UnsafePointer<Float>, count: Int
     ) -> (Float, Float) {
         switch format {
-        case .float32:
-            return dots(first, second, x, count: count, width: 4, prefetch: false, lanes: { $0.loadUnaligned(as: SIMD8<Float>.self) }, scalar: { $0.loadUnaligned(as: Float.self) })
-        case .bfloat16:
-            return dots(first, second, x, count: count, width: 2, prefetch: true,
-                        lanes: { Widening.bfloat16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
-                        scalar: { Widening.bfloat16($0.loadUnaligned(as: UInt16.self)) })
-        case .float16:
-            return dots(first, second, x, count: count, width: 2, prefetch: true,
-                        lanes: { Widening.float16Lanes($0.loadUnaligned(as: SIMD8<UInt16>.self)) },
-                        scalar: { Widening.float16($0.loadUnaligned(as: UInt16.self)) })
-        case .q8:
-            preconditionFailure("q8 rows are multiplied by Q8.dots")
+        case .float32: dots(first, second, x, count: count, as: Float32Lanes.self)
+        case .bfloat16: dots(first, second, x, count: count, as: BFloat16Lanes.self)
+        case .float16: dots(first, second, x, count: count, as: Float16Lanes.self)
+        case .q8: preconditionFailure("q8 rows are multiplied by Q8.dots")
         }
     }
 
     /// Both rows' dot products with x, each row in four sums so that four loads are in flight per row while
-    /// each sum waits on its own multiply-add.
+    /// each sum waits on its own multiply-add. Generic over the stored format so that the widening is inlined
+    /// in the loop.
     @inline(__always)
-    private static func dots(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, width: Int, prefetch: Bool,
-        lanes: (UnsafeRawPointer) -> SIMD8<Float>, scalar: (UnsafeRawPointer) -> Float
+    private static func dots<Stored: StoredLanes>(
+        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, as: Stored.Type
     ) -> (Float, Float) {
+        let width = Stored.width
         var firstSums = RowSums(), secondSums = RowSums()
         var index = 0
         while index + 32 <= count {
-            if prefetch {
+            if Stored.prefetches {
                 Prefetch.ahead(of: first + index * width, by: Prefetch.sixteenBitDistance)
                 Prefetch.ahead(of: second + index * width, by: Prefetch.sixteenBitDistance)
             }
             let x0 = Vector.load(x + index), x1 = Vector.load(x + index + 8)
             let x2 = Vector.load(x + index + 16), x3 = Vector.load(x + index + 24)
-            firstSums.add(lanes(first + index * width), lanes(first + (index + 8) * width),
-                          lanes(first + (index + 16) * width), lanes(first + (index + 24) * width), times: x0, x1, x2, x3)
-            secondSums.add(lanes(second + index * width), lanes(second + (index + 8) * width),
-                           lanes(second + (index + 16) * width), lanes(second + (index + 24) * width), times: x0, x1, x2, x3)
+            firstSums.add(Stored.lanes(first + index * width), Stored.lanes(first + (index + 8) * width),
+                          Stored.lanes(first + (index + 16) * width), Stored.lanes(first + (index + 24) * width), times: x0, x1, x2, x3)
+            secondSums.add(Stored.lanes(second + index * width), Stored.lanes(second + (index + 8) * width),
+                           Stored.lanes(second + (index + 16) * width), Stored.lanes(second + (index + 24) * width), times: x0, x1, x2, x3)
             index += 32
         }
         while index + 8 <= count {
             let xs = Vector.load(x + index)
-            firstSums.first = firstSums.first.addingProduct(lanes(first + index * width), xs)
-            secondSums.first = secondSums.first.addingProduct(lanes(second + index * width), xs)
+            firstSums.first = firstSums.first.addingProduct(Stored.lanes(first + index * width), xs)
+            secondSums.first = secondSums.first.addingProduct(Stored.lanes(second + index * width), xs)
             index += 8
         }
         var (firstTotal, secondTotal) = (firstSums.total, secondSums.total)
         while index < count {
-            firstTotal += scalar(first + index * width) * x[index]
-            secondTotal += scalar(second + index * width) * x[index]
+            firstTotal += Stored.scalar(first + index * width) * x[index]
+            secondTotal += Stored.scalar(second + index * width) * x[index]
             index += 1
         }
         return (firstTotal, secondTotal)
@@ -128,14 +117,20 @@ private struct RowSums {
 
 /// Several input vectors at once: how several texts decoded together (`--variants`) read the weights once per step.
 extension MatrixVector {
-    /// Inputs multiplied together per stretch of weights: each pass keeps two rows' sums for four inputs
-    /// (eight vector registers) while the two rows' weights are loaded once.
+    /// Inputs multiplied together per pass: two rows' sums for four inputs are eight vector registers, and
+    /// the two rows' weights are loaded once for the four.
     static let inputsPerPass = 4
+    /// Rows that take each stretch of columns in turn. Every row needs every column of every input, and all the
+    /// inputs together outgrow the level-1 cache (eight texts at d_model 4096: 128 KB), so rows go through the
+    /// columns a stretch at a time: a stretch of the inputs is fetched once for a block of rows, not once per row.
+    static let rowsPerBlock = 8
+    /// Columns per stretch: eight inputs' share of it, a block's weights and its sums fit a 32 KB level-1 cache.
+    static let columnsPerStretch = 512
 
     /// y[n] = W · x[n] for each of `count` inputs, x row-major (count × W.columns) and y likewise (count × W.rows).
     /// Each stretch of W is read from memory once for every input, and y[n] is bitwise what
     /// `apply(_:to:into:accumulate:)` gives for x[n] alone: each row's sums are formed in the same order, only
-    /// interleaved with the other inputs'. So a text decoded in a batch writes what it writes alone.
+    /// interleaved with the other inputs' and rows'. So a text decoded in a batch writes what it writes alone.
     public static func apply(
         _ weight: WeightMatrix, toRows x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
@@ -145,25 +140,19 @@ extension MatrixVector {
         }
         let columns = weight.columns, outputs = weight.rows
         let minimumRows = max(1, 262_144 / max(columns, 1))
-        // Groups of four inputs; a short last group repeats its last input, whose repeated sums are not stored.
-        let groups = stride(from: 0, to: count, by: inputsPerPass).map { first in
-            (first: first, used: min(inputsPerPass, count - first))
-        }
-        func input(_ group: (first: Int, used: Int), _ slot: Int) -> Int { group.first + min(slot, group.used - 1) }
-        func store(_ sums: SIMD4<Float>, row: Int, group: (first: Int, used: Int)) {
-            for slot in 0..<group.used {
-                Self.store(sums[slot], into: y + (group.first + slot) * outputs + row, accumulate: accumulate)
-            }
-        }
+        let groups = stride(from: 0, to: count, by: inputsPerPass).map { InputGroup(first: $0, used: min(inputsPerPass, count - $0)) }
+        let output = BatchOutput(y: y, outputs: outputs, accumulate: accumulate)
         guard weight.format != .q8 else {
+            // q8 rows go one after the next, each whole row for every input: their inputs are 16-bit, half
+            // the size of float32's, and the arithmetic per input, not the reading of the inputs, sets the pace.
             Int16Groups.withQuantized(rows: count, x, count: columns) { inputs in
                 Parallel.forEachRange(outputs, minimumPerRange: minimumRows) { range in
                     for row in range {
                         for group in groups {
                             let sums = Q8.dots(
-                                weight.row(row), inputs[input(group, 0)], inputs[input(group, 1)],
-                                inputs[input(group, 2)], inputs[input(group, 3)])
-                            store(sums, row: row, group: group)
+                                weight.row(row), inputs[group.input(0)], inputs[group.input(1)],
+                                inputs[group.input(2)], inputs[group.input(3)])
+                            output.store(sums, row: row, group: group)
                         }
                     }
                 }
@@ -171,55 +160,140 @@ extension MatrixVector {
             return
         }
         Parallel.forEachRange(outputs, minimumPerRange: minimumRows) { range in
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: 2) {
-                let second = first + 1 < range.upperBound ? first + 1 : first
-                for group in groups {
-                    let inputs = (x + input(group, 0) * columns, x + input(group, 1) * columns,
-                                  x + input(group, 2) * columns, x + input(group, 3) * columns)
-                    let (firstSums, secondSums) = pairDots(weight.row(first), weight.row(second), format: weight.format, inputs, count: columns)
-                    store(firstSums, row: first, group: group)
-                    if second != first { store(secondSums, row: second, group: group) }
+            for rows in blocks(of: range) {
+                let upcoming = UpcomingBlock(weight, after: rows, in: range)
+                switch weight.format {
+                case .float32: blockDots(weight, rows: rows, x, groups, output, upcoming: upcoming, as: Float32Lanes.self)
+                case .bfloat16: blockDots(weight, rows: rows, x, groups, output, upcoming: upcoming, as: BFloat16Lanes.self)
+                case .float16: blockDots(weight, rows: rows, x, groups, output, upcoming: upcoming, as: Float16Lanes.self)
+                case .q8: preconditionFailure("q8 rows are multiplied by Q8.dots")
                 }
+            }
+        }
+    }
+
+    private static func blocks(of range: Range<Int>) -> some Sequence<Range<Int>> {
+        stride(from: range.lowerBound, to: range.upperBound, by: rowsPerBlock).lazy.map { $0..<min($0 + rowsPerBlock, range.upperBound) }
+    }
+
+    /// The weights of the block after the current one, fetched into the level-2 cache a share at a time while the
+    /// current block is multiplied: a block goes through its rows a stretch of columns at a time, which hardware
+    /// prefetchers do not follow as they follow one row after the next.
+    fileprivate struct UpcomingBlock {
+        let start: UnsafeRawPointer
+        let bytes: Int
+
+        init(_ weight: WeightMatrix, after rows: Range<Int>, in range: Range<Int>) {
+            start = weight.row(rows.upperBound)
+            bytes = (min(rows.upperBound + rowsPerBlock, range.upperBound) - rows.upperBound) * weight.format.rowBytes(columns: weight.columns)
+        }
+
+        /// Share `share` of `shares` equal shares.
+        @inline(__always)
+        func prefetch(share: Int, of shares: Int) {
+            let shareBytes = (bytes + shares - 1) / shares
+            var offset = share * shareBytes
+            let end = min(bytes, offset + shareBytes)
+            while offset < end {
+                Prefetch.intoLevel2(start + offset)
+                offset += 64
+            }
+        }
+    }
+
+    /// Up to four of the inputs, multiplied in one pass; a short last group repeats its last input, whose
+    /// repeated sums are not stored.
+    fileprivate struct InputGroup {
+        let first: Int
+        let used: Int
+
+        func input(_ slot: Int) -> Int { first + min(slot, used - 1) }
+
+        func vectors(_ x: UnsafePointer<Float>, columns: Int) -> FourInputs {
+            (x + input(0) * columns, x + input(1) * columns, x + input(2) * columns, x + input(3) * columns)
+        }
+    }
+
+    /// Where a batch's products go: y[n] of input n holds `outputs` values.
+    fileprivate struct BatchOutput {
+        let y: UnsafeMutablePointer<Float>
+        let outputs: Int
+        let accumulate: Bool
+
+        func store(_ sums: SIMD4<Float>, row: Int, group: InputGroup) {
+            for slot in 0..<group.used {
+                MatrixVector.store(sums[slot], into: y + (group.first + slot) * outputs + row, accumulate: accumulate)
             }
         }
     }
 
     fileprivate typealias FourInputs = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
 
-    @inline(__always)
-    private static func pairDots(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, format: NumberFormat, _ x: FourInputs, count: Int
-    ) -> (SIMD4<Float>, SIMD4<Float>) {
-        switch format {
-        case .float32: pairDots(first, second, x, count: count, as: Float32Lanes.self)
-        case .bfloat16: pairDots(first, second, x, count: count, as: BFloat16Lanes.self)
-        case .float16: pairDots(first, second, x, count: count, as: Float16Lanes.self)
-        case .q8: preconditionFailure("q8 rows are multiplied by Q8.dots")
+    /// A block of rows' products with every input, in pairs of rows and groups of four inputs. The single-row
+    /// kernel keeps four sums per row, one for each eight-column quarter of every 32 columns (`RowSums`); here
+    /// each quarter is one pass over a pair of rows, whose weights stay in cache for the later passes, so a pass
+    /// needs only eight sums in registers, and the passes go a stretch of columns at a time for the whole block
+    /// (the sums wait in memory between stretches). The sums, the eight-column tail (into the first quarter's)
+    /// and the scalar tail are formed exactly as `dots` forms them.
+    private static func blockDots<Stored: StoredLanes>(
+        _ weight: WeightMatrix, rows: Range<Int>, _ x: UnsafePointer<Float>, _ groups: [InputGroup], _ output: BatchOutput,
+        upcoming: UpcomingBlock, as: Stored.Type
+    ) {
+        let columns = weight.columns, wholeColumns = columns / 32 * 32
+        let pairs = (rows.count + 1) / 2
+        func pair(_ index: Int) -> (first: Int, second: Int) {
+            let first = rows.lowerBound + 2 * index
+            return (first, min(first + 1, rows.upperBound - 1))
+        }
+        withUnsafeTemporaryAllocation(of: PairSums.self, capacity: pairs * groups.count * 4) { sums in
+            _ = sums.initialize(from: repeatElement(PairSums(), count: sums.count))
+            func slot(_ pairIndex: Int, _ groupIndex: Int, _ quarter: Int) -> Int { (pairIndex * groups.count + groupIndex) * 4 + quarter }
+            let stretches = (wholeColumns + columnsPerStretch - 1) / columnsPerStretch
+            for start in stride(from: 0, to: wholeColumns, by: columnsPerStretch) {
+                let end = min(start + columnsPerStretch, wholeColumns)
+                for (groupIndex, group) in groups.enumerated() {
+                    let inputs = group.vectors(x, columns: columns)
+                    for pairIndex in 0..<pairs {
+                        let (first, second) = pair(pairIndex)
+                        if groupIndex == 0 { upcoming.prefetch(share: start / columnsPerStretch * pairs + pairIndex, of: stretches * pairs) }
+                        for quarter in 0..<4 {
+                            quarterSums(
+                                &sums[slot(pairIndex, groupIndex, quarter)], weight.row(first), weight.row(second), inputs,
+                                columns: (start + 8 * quarter)..<end, step: 32,
+                                prefetches: Stored.prefetches && quarter == 0 && groupIndex == 0, as: Stored.self)
+                        }
+                    }
+                }
+            }
+            for (groupIndex, group) in groups.enumerated() {
+                let inputs = group.vectors(x, columns: columns)
+                for pairIndex in 0..<pairs {
+                    let (first, second) = pair(pairIndex)
+                    let quarters = sums.baseAddress! + slot(pairIndex, groupIndex, 0)
+                    // The eight-column stretches after the whole 32s, into the first quarter's sums, as `dots` adds them.
+                    quarterSums(
+                        &quarters[0], weight.row(first), weight.row(second), inputs,
+                        columns: wholeColumns..<(columns / 8 * 8), step: 8, prefetches: false, as: Stored.self)
+                    let (firstSums, secondSums) = totals(quarters, weight.row(first), weight.row(second), inputs, count: columns, as: Stored.self)
+                    output.store(firstSums, row: first, group: group)
+                    if second != first { output.store(secondSums, row: second, group: group) }
+                }
+            }
         }
     }
 
-    /// Two rows' dot products with four inputs. The single-row kernel keeps four sums per row, one for each
-    /// eight-column quarter of every 32 columns (`RowSums`); here each quarter is one pass over the two rows,
-    /// whose weights stay in cache after the first, so a pass needs only eight sums in registers. The sums, the
-    /// eight-column tail (into the first quarter's) and the scalar tail are formed exactly as `dots` forms them.
-    /// Generic over the stored format (where `dots` takes closures) so that the widening is inlined in the loop.
-    private static func pairDots<Stored: StoredLanes>(
-        _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: FourInputs, count: Int, as: Stored.Type
+    /// Each input's two row totals from a pair's four quarter sums, then the scalar tail, as `dots` adds them.
+    @inline(__always)
+    private static func totals<Stored: StoredLanes>(
+        _ quarters: UnsafePointer<PairSums>, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: FourInputs, count: Int,
+        as: Stored.Type
     ) -> (SIMD4<Float>, SIMD4<Float>) {
-        let quarters = (
-            quarterSums(0, first, second, x, count: count, as: Stored.self),
-            quarterSums(1, first, second, x, count: count, as: Stored.self),
-            quarterSums(2, first, second, x, count: count, as: Stored.self),
-            quarterSums(3, first, second, x, count: count, as: Stored.self))
         var firstTotals = SIMD4<Float>(), secondTotals = SIMD4<Float>()
-        for slot in 0..<4 {
-            firstTotals[slot] = ((quarters.0.first(slot) + quarters.1.first(slot)) + (quarters.2.first(slot) + quarters.3.first(slot))).sum()
-            secondTotals[slot] = ((quarters.0.second(slot) + quarters.1.second(slot)) + (quarters.2.second(slot) + quarters.3.second(slot))).sum()
-        }
         let width = Stored.width
         for slot in 0..<4 {
+            var firstTotal = ((quarters[0].first(slot) + quarters[1].first(slot)) + (quarters[2].first(slot) + quarters[3].first(slot))).sum()
+            var secondTotal = ((quarters[0].second(slot) + quarters[1].second(slot)) + (quarters[2].second(slot) + quarters[3].second(slot))).sum()
             let input = slot == 0 ? x.0 : slot == 1 ? x.1 : slot == 2 ? x.2 : x.3
-            var firstTotal = firstTotals[slot], secondTotal = secondTotals[slot]
             for index in (count / 8 * 8)..<count {
                 firstTotal += Stored.scalar(first + index * width) * input[index]
                 secondTotal += Stored.scalar(second + index * width) * input[index]
@@ -230,23 +304,21 @@ extension MatrixVector {
         return (firstTotals, secondTotals)
     }
 
-    /// One pass of `pairDots`: the sums of eight-column quarter `quarter` of every whole 32 columns, and for the
-    /// first quarter also of the eight-column stretches after them (as `dots` adds those to its first sum), for
-    /// two rows and four inputs: eight sums, kept in registers (a pass of its own, not inlined into `pairDots`,
-    /// where the other passes' results would crowd them out of the sixteen vector registers).
+    /// One pass of `blockDots`: adds to one quarter's sums of two rows and four inputs the products of the
+    /// eight-column stretches that start at `columns.lowerBound`, `step` apart, and end within `columns`: eight
+    /// sums, kept in registers (a pass of its own, not inlined, where the rest of the block's work would crowd
+    /// them out of the sixteen vector registers).
     @inline(never)
     private static func quarterSums<Stored: StoredLanes>(
-        _ quarter: Int, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: FourInputs, count: Int, as: Stored.Type
-    ) -> PairSums {
+        _ sums: inout PairSums, _ first: UnsafeRawPointer, _ second: UnsafeRawPointer, _ x: FourInputs,
+        columns: Range<Int>, step: Int, prefetches: Bool, as: Stored.Type
+    ) {
         let (x0, x1, x2, x3) = x
         let width = Stored.width
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
-        let wholeColumns = count / 32 * 32
-        let end = quarter == 0 ? count : wholeColumns
-        let prefetches = Stored.prefetches && quarter == 0
-        var index = 8 * quarter
-        while index + 8 <= end {
+        var (a0, a1, a2, a3) = sums.first
+        var (b0, b1, b2, b3) = sums.second
+        var index = columns.lowerBound
+        while index + 8 <= columns.upperBound {
             if prefetches {
                 Prefetch.ahead(of: first + index * width, by: Prefetch.sixteenBitDistance)
                 Prefetch.ahead(of: second + index * width, by: Prefetch.sixteenBitDistance)
@@ -262,13 +334,13 @@ extension MatrixVector {
             b1 = b1.addingProduct(v, y1)
             b2 = b2.addingProduct(v, y2)
             b3 = b3.addingProduct(v, y3)
-            index += index < wholeColumns ? 32 : 8
+            index += step
         }
-        return PairSums(first: (a0, a1, a2, a3), second: (b0, b1, b2, b3))
+        sums = PairSums(first: (a0, a1, a2, a3), second: (b0, b1, b2, b3))
     }
 }
 
-/// A stored number format as `MatrixVector.pairDots` reads it: eight values widened at a time, or one.
+/// A stored number format as `MatrixVector`'s kernels read it: eight values widened at a time, or one.
 private protocol StoredLanes {
     /// Bytes per value.
     static var width: Int { get }
@@ -288,29 +360,18 @@ private enum Float32Lanes: StoredLanes {
 private enum BFloat16Lanes: StoredLanes {
     static var width: Int { 2 }
     static var prefetches: Bool { true }
-    @inline(__always) static func lanes(_ stored: UnsafeRawPointer) -> SIMD8<Float> { unsafeBitCast(zeroExtended(stored) &<< 16, to: SIMD8<Float>.self) }
+    @inline(__always) static func lanes(_ stored: UnsafeRawPointer) -> SIMD8<Float> { Widening.bfloat16Lanes(stored) }
     @inline(__always) static func scalar(_ stored: UnsafeRawPointer) -> Float { Widening.bfloat16(stored.loadUnaligned(as: UInt16.self)) }
 }
 
 private enum Float16Lanes: StoredLanes {
     static var width: Int { 2 }
     static var prefetches: Bool { true }
-    @inline(__always) static func lanes(_ stored: UnsafeRawPointer) -> SIMD8<Float> { Widening.float16Lanes(widened: zeroExtended(stored)) }
+    @inline(__always) static func lanes(_ stored: UnsafeRawPointer) -> SIMD8<Float> { Widening.float16Lanes(stored) }
     @inline(__always) static func scalar(_ stored: UnsafeRawPointer) -> Float { Widening.float16(stored.loadUnaligned(as: UInt16.self)) }
 }
 
-/// Eight stored 16-bit values zero-extended to 32 bits, in one instruction on x86-64 (the standard library's
-/// SIMD conversion is not inlined there, and a call per eight weights would cost more than their products).
-@inline(__always)
-private func zeroExtended(_ stored: UnsafeRawPointer) -> SIMD8<UInt32> {
-    #if arch(x86_64)
-    unsafeBitCast(_mm256_cvtepu16_epi32(_mm_loadu_si128(stored.assumingMemoryBound(to: __m128i.self))), to: SIMD8<UInt32>.self)
-    #else
-    SIMD8<UInt32>(truncatingIfNeeded: stored.loadUnaligned(as: SIMD8<UInt16>.self))
-    #endif
-}
-
-/// One quarter's sums of two rows with four inputs in `MatrixVector.pairDots`.
+/// One quarter's sums of two rows with four inputs in `MatrixVector.blockDots`.
 private struct PairSums {
     var first = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
     var second = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())

@@ -17,4 +17,10 @@ enum Prefetch {
     static func ahead(of address: UnsafeRawPointer, by distance: Int) {
         storywriter_prefetch(address + distance)
     }
+
+    /// A hint that `address` will be read soon, but not as soon as the level-1 cache should hold it.
+    @inline(__always)
+    static func intoLevel2(_ address: UnsafeRawPointer) {
+        storywriter_prefetch_level2(address)
+    }
 }

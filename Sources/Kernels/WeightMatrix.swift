@@ -13,6 +13,7 @@ public struct WeightMatrix: @unchecked Sendable {
     public let base: UnsafeRawPointer
 
     public init(rows: Int, columns: Int, format: NumberFormat, base: UnsafeRawPointer) {
+        precondition(rows >= 0 && columns >= 0, "a weight matrix of \(rows) × \(columns)")
         self.rows = rows
         self.columns = columns
         self.format = format

@@ -7,11 +7,12 @@ import Testing
 @Suite struct MatrixVectorRowsTests {
     enum Stored: String, CaseIterable, Sendable { case float32, bfloat16, float16, q8 }
 
-    /// 203 columns: six whole stretches of 32, one of 8 and three single columns (a short last q8 group);
-    /// 37 rows split unevenly between workers and leave a row without a partner.
+    /// 203 columns: six whole stretches of 32, one of 8 and three single columns (a short last q8 group); 1131
+    /// columns span three of the batched kernel's stretches of columns, the last one short. 37 rows split
+    /// unevenly between workers, end in a short block of rows and leave a row without a partner.
     @Test(arguments: Stored.allCases)
     func eachInputGetsTheSingleKernelsBits(format: Stored) throws {
-        for columns in [203, 256] {
+        for columns in [203, 256, 1131] {
             let rows = 37
             var random = SeededRandomGenerator(seed: 22)
             let weights = (0..<(rows * columns)).map { _ in Float.random(in: -2...2, using: &random) }
