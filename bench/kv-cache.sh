@@ -17,13 +17,13 @@ BUDGET=${BUDGET:-256MiB}
 TOKENS=${TOKENS:-}
 WORK=${WORK:-$(mktemp -d)}
 MODEL=${MODEL:-$WORK/synth-7b-2layers}
-BOOK_SOURCE=${BOOK:-../shared/books/gatsby.txt}
+BOOK_SOURCE=${BOOK:-Tests/Fixtures/books/gatsby.txt}
 RUNS=${RUNS:-q8 q4}
 
 swift build -c release --scratch-path "$SCRATCH" --product storywriter >&2
 BIN="$SCRATCH/release/storywriter"
 if [ ! -f "$MODEL/config.json" ]; then
-  "$BIN" synth "$MODEL" --d-model 4096 --heads 32 --layers 2 --tokenizer ../shared/fixtures/tokenizer/tokenizer.json >&2
+  "$BIN" synth "$MODEL" --d-model 4096 --heads 32 --layers 2 --tokenizer Tests/Fixtures/tokenizer/tokenizer.json >&2
 fi
 
 run() { # name, extra flags...

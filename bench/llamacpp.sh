@@ -63,7 +63,7 @@ if [ -z "${STORYWRITER:-}" ]; then
     (cd "$ROOT" && swift build -c release --product storywriter >&2)
     STORYWRITER="$ROOT/.build/release/storywriter"
 fi
-TOKENIZER="$ROOT/../shared/fixtures/tokenizer/tokenizer.json"
+TOKENIZER="$ROOT/Tests/Fixtures/tokenizer/tokenizer.json"
 for dtype in fp32 bf16; do
     if [ ! -f "m124-$dtype/model.safetensors" ]; then
         "$STORYWRITER" synth "m124-$dtype" --d-model 768 --heads 12 --layers 12 --dtype "$dtype" \

@@ -4,9 +4,9 @@
 # Usage: [SCRATCH=.build-dir] bench/tokenizer.sh [BOOK] [REPETITIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-book="${1:-../shared/books/gatsby.txt}"
+book="${1:-Tests/Fixtures/books/gatsby.txt}"
 repetitions="${2:-9}"
-tokenizer="../shared/fixtures/tokenizer/tokenizer.json"
+tokenizer="Tests/Fixtures/tokenizer/tokenizer.json"
 scratch="${SCRATCH:-.build}"
 swift build -c release --scratch-path "$scratch" --product storywriter >&2
 ours=$("$scratch"/release/storywriter tokenize "$book" --tokenizer "$tokenizer" --benchmark "$repetitions")

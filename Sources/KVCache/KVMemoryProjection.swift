@@ -20,10 +20,11 @@ public struct KVMemoryProjection: Sendable {
     public let plan: KVCachePlan
     public let weightBytes: Int
 
-    public init(layout: KVCacheLayout, tokens: Int, plan: KVCachePlan, weightBytes: Int) {
+    /// With the `auto` choice of format and budget on a machine with `physicalMemory` bytes.
+    public init(layout: KVCacheLayout, tokens: Int, weightBytes: Int, physicalMemory: Int) {
+        plan = .auto(layout: layout, tokens: tokens, physicalMemory: physicalMemory, weightBytes: weightBytes)
         self.layout = layout
         self.tokens = tokens
-        self.plan = plan
         self.weightBytes = weightBytes
     }
 
@@ -44,9 +45,7 @@ public struct KVMemoryProjection: Sendable {
 
     /// The 7B reading an 84k-token book on a machine with `physicalMemory` bytes, with the `auto` choice.
     public static func storyWriter7B(tokens: Int = longBookTokens, physicalMemory: Int) -> KVMemoryProjection {
-        let plan = KVCachePlan.auto(
-            layout: storyWriter7BLayout, tokens: tokens, physicalMemory: physicalMemory, weightBytes: storyWriter7BWeightBytes)
-        return KVMemoryProjection(layout: storyWriter7BLayout, tokens: tokens, plan: plan, weightBytes: storyWriter7BWeightBytes)
+        KVMemoryProjection(layout: storyWriter7BLayout, tokens: tokens, weightBytes: storyWriter7BWeightBytes, physicalMemory: physicalMemory)
     }
 }
 

@@ -2,12 +2,11 @@
 /// merged once. Keys and tokens live in two flat arrays and the table hashes with FNV-1a, so a hit
 /// allocates nothing.
 struct WordCache {
+    /// A word's hash and where its bytes and its tokens sit in the flat arrays.
     private struct Entry {
         var hash: UInt64
-        var keyStart: Int
-        var keyLength: Int
-        var tokensStart: Int
-        var tokensCount: Int
+        var key: Range<Int>
+        var tokens: Range<Int>
     }
 
     private var slots: [Int32]
@@ -26,9 +25,8 @@ struct WordCache {
         var index = Int(truncatingIfNeeded: hash) & mask
         while slots[index] >= 0 {
             let entry = entries[Int(slots[index])]
-            if entry.hash == hash && entry.keyLength == word.count
-                && keyBytes[entry.keyStart..<(entry.keyStart + entry.keyLength)].elementsEqual(word) {
-                output.append(contentsOf: tokens[entry.tokensStart..<(entry.tokensStart + entry.tokensCount)])
+            if entry.hash == hash && entry.key.count == word.count && keyBytes[entry.key].elementsEqual(word) {
+                output.append(contentsOf: tokens[entry.tokens])
                 return true
             }
             index = (index + 1) & mask
@@ -38,8 +36,8 @@ struct WordCache {
 
     mutating func insert(_ word: ArraySlice<UInt8>, hash: UInt64, tokens wordTokens: ArraySlice<Int>) {
         if (entries.count + 1) * 2 > slots.count { grow() }
-        entries.append(Entry(hash: hash, keyStart: keyBytes.count, keyLength: word.count,
-                             tokensStart: tokens.count, tokensCount: wordTokens.count))
+        entries.append(Entry(
+            hash: hash, key: keyBytes.count..<(keyBytes.count + word.count), tokens: tokens.count..<(tokens.count + wordTokens.count)))
         keyBytes.append(contentsOf: word)
         tokens.append(contentsOf: wordTokens)
         place(entries.count - 1)

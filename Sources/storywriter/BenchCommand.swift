@@ -105,9 +105,8 @@ struct BenchCommand: ParsableCommand {
             let report = BenchReport(
                 modelPath: model, configuration: configuration,
                 weights: engine.weights == .q8 ? "q8" : try mptModel.checkpoint.weights.tensor(MPTTensorName.wqkv(0)).dtype.rawValue,
-                kvCache: format.rawValue, threads: Parallel.threads, wordsPerToken: wordsPerToken,
-                wordsPerTokenSource: text ?? "gatsby", gemmSize: gemmSize, gemmPeak: peak,
-                kvCacheBytes: session.cache.residentBytes, peakResidentBytes: BenchmarkPeakMemory.residentBytes,
+                words: (wordsPerToken, text ?? "gatsby"), kvCache: format.rawValue, threads: Parallel.threads, gemm: (gemmSize, peak),
+                memory: (session.cache.residentBytes, BenchmarkPeakMemory.residentBytes),
                 measurement: measurement)
             print(json ? report.json : report.text)
         } catch let error as CustomStringConvertible {
@@ -141,27 +140,27 @@ private struct BenchReport {
     let modelPath: String
     let configuration: MPTConfiguration
     let weights: String
+    /// Words per token of the text that set the words/min figures, and that text.
+    let words: (perToken: Double, source: String)
     let kvCache: String
     let threads: Int
-    let wordsPerToken: Double
-    let wordsPerTokenSource: String
-    let gemmSize: Int
-    let gemmPeak: Double
-    let kvCacheBytes: Int
-    let peakResidentBytes: Int
+    /// The anchor: the sgemm size and its GFLOP/s.
+    let gemm: (size: Int, peak: Double)
+    /// The cache's resident bytes at the end, and the process's peak resident memory.
+    let memory: (kvCacheBytes: Int, peakResidentBytes: Int)
     let measurement: BenchmarkMeasurement
 
     private var run: BenchmarkRun { measurement.run }
-    private var prefillWordsPerMinute: Double { measurement.prefillTokensPerSecond * wordsPerToken * 60 }
-    private var decodeWordsPerMinute: Double { measurement.decodeTokensPerSecond * wordsPerToken * 60 }
-    private var prefillFractionOfPeak: Double { gemmPeak > 0 ? measurement.prefillGFLOPsPerSecond / gemmPeak : 0 }
-    private var decodeFractionOfPeak: Double { gemmPeak > 0 ? measurement.decodeGFLOPsPerSecond / gemmPeak : 0 }
+    private var prefillWordsPerMinute: Double { measurement.prefillTokensPerSecond * words.perToken * 60 }
+    private var decodeWordsPerMinute: Double { measurement.decodeTokensPerSecond * words.perToken * 60 }
+    private var prefillFractionOfPeak: Double { gemm.peak > 0 ? measurement.prefillGFLOPsPerSecond / gemm.peak : 0 }
+    private var decodeFractionOfPeak: Double { gemm.peak > 0 ? measurement.decodeGFLOPsPerSecond / gemm.peak : 0 }
 
     var text: String {
         var lines = [
             "model: \(modelPath) (d_model \(configuration.dModel), \(configuration.nHeads) heads, \(configuration.nLayers) layers, \(weights) weights)",
-            "threads: \(threads), KV cache: \(kvCache), chunk: \(run.chunkSize) tokens, words/token: \(String(format: "%.4f", wordsPerToken)) (\(wordsPerTokenSource))",
-            "GEMM peak (OpenBLAS sgemm \(gemmSize)³, best of 4): \(String(format: "%.1f", gemmPeak)) GFLOP/s",
+            "threads: \(threads), KV cache: \(kvCache), chunk: \(run.chunkSize) tokens, words/token: \(String(format: "%.4f", words.perToken)) (\(words.source))",
+            "GEMM peak (OpenBLAS sgemm \(gemm.size)³, best of 4): \(String(format: "%.1f", gemm.peak)) GFLOP/s",
         ]
         if run.depth > 0 {
             lines.append("depth: \(run.depth) tokens prefilled in \(String(format: "%.1f", measurement.depthFillSeconds)) s")
@@ -179,7 +178,7 @@ private struct BenchReport {
                 "decode \(run.decodeSteps) tokens\(run.variants > 1 ? " × \(run.variants) texts together" : "") at depth \(run.depth): \(String(format: "%.2f", measurement.decodeTokensPerSecond)) tokens/s "
                     + "≈ \(Int(decodeWordsPerMinute.rounded())) words/min, \(String(format: "%.1f", measurement.decodeGFLOPsPerSecond)) GFLOP/s")
         }
-        lines.append("KV cache: \(kvCacheBytes) bytes; peak resident memory: \(String(format: "%.1f", Double(peakResidentBytes) / 1_048_576)) MiB")
+        lines.append("KV cache: \(memory.kvCacheBytes) bytes; peak resident memory: \(String(format: "%.1f", Double(memory.peakResidentBytes) / 1_048_576)) MiB")
         return lines.joined(separator: "\n")
     }
 
@@ -190,7 +189,7 @@ private struct BenchReport {
             ("weights", quoted(weights)), ("kv_cache", quoted(kvCache)), ("threads", "\(threads)"),
             ("context", "\(run.context)"), ("depth", "\(run.depth)"), ("decode", "\(run.decodeSteps)"), ("variants", "\(run.variants)"),
             ("repetitions", "\(run.repetitions)"), ("chunk_size", "\(run.chunkSize)"),
-            ("words_per_token", number(wordsPerToken)), ("words_per_token_source", quoted(wordsPerTokenSource)),
+            ("words_per_token", number(words.perToken)), ("words_per_token_source", quoted(words.source)),
             ("depth_fill_seconds", number(measurement.depthFillSeconds)),
             ("prefill_seconds", number(measurement.medianPrefillSeconds)),
             ("prefill_tokens_per_second", number(measurement.prefillTokensPerSecond)),
@@ -204,10 +203,10 @@ private struct BenchReport {
             ("decode_words_per_minute", number(decodeWordsPerMinute)),
             ("decode_gflops_per_second", number(measurement.decodeGFLOPsPerSecond)),
             ("decode_fraction_of_gemm_peak", number(decodeFractionOfPeak)),
-            ("gemm_size", "\(gemmSize)"),
-            ("gemm_peak_gflops_per_second", number(gemmPeak)),
-            ("kv_cache_bytes", "\(kvCacheBytes)"),
-            ("peak_rss_bytes", "\(peakResidentBytes)"),
+            ("gemm_size", "\(gemm.size)"),
+            ("gemm_peak_gflops_per_second", number(gemm.peak)),
+            ("kv_cache_bytes", "\(memory.kvCacheBytes)"),
+            ("peak_rss_bytes", "\(memory.peakResidentBytes)"),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }

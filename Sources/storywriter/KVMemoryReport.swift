@@ -9,10 +9,7 @@ enum KVMemoryReport {
 
     static func json(layout: KVCacheLayout, weightBytes: Int) -> [String: Any] {
         let machine = Int(clamping: ProcessInfo.processInfo.physicalMemory)
-        let model = KVMemoryProjection(
-            layout: layout, tokens: KVMemoryProjection.longBookTokens,
-            plan: .auto(layout: layout, tokens: KVMemoryProjection.longBookTokens, physicalMemory: machine, weightBytes: weightBytes),
-            weightBytes: weightBytes)
+        let model = KVMemoryProjection(layout: layout, tokens: KVMemoryProjection.longBookTokens, weightBytes: weightBytes, physicalMemory: machine)
         return [
             "kv_bytes_per_token_per_layer": bytesPerToken(layout),
             "kv_projection_84k": projection(model, machine: machine),
