@@ -7,7 +7,9 @@
 #
 # Environment: THREADS (default 2), REPS (llama-bench -r and our --repetitions, default 3), ROUNDS (times the
 # whole list of tests runs, default 5),
-# DEPTHS (default "4096 16384"), LLAMA_CPP_PYTHON_VERSION (default 0.3.36), STORYWRITER (a built binary;
+# DEPTHS (default "4096 16384"), LLAMA_ISA ("native", the default: llama.cpp built with GGML_NATIVE, every
+# instruction this CPU has; "avx2": AVX2, FMA and F16C only, the instruction set of StoryWriter's default
+# build), LLAMA_CPP_PYTHON_VERSION (default 0.3.36), STORYWRITER (a built binary;
 # default: builds this package in release), TORCH_SPEC (what pip installs for torch, default "torch": PyPI's
 # Linux wheel is the CUDA build, several GB; point it at a CPU wheel file if you have one).
 #
@@ -26,6 +28,7 @@ REPS=${REPS:-3}
 ROUNDS=${ROUNDS:-5}
 DEPTHS=${DEPTHS:-"4096 16384"}
 VERSION=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
+LLAMA_ISA=${LLAMA_ISA:-native}
 mkdir -p "$WORK"
 cd "$WORK"
 log() { echo "[llamacpp.sh] $*" >&2; }
@@ -42,13 +45,18 @@ if [ ! -d "llama_cpp_python-$VERSION" ]; then
 fi
 LLAMA="$WORK/llama_cpp_python-$VERSION/vendor/llama.cpp"
 
-# 2. llama-bench, release, tuned for this CPU.
-BENCH_BIN="$LLAMA/build/bin/llama-bench"
+# 2. llama-bench, release, for this CPU (LLAMA_ISA=native) or for AVX2 + FMA + F16C (LLAMA_ISA=avx2).
+case "$LLAMA_ISA" in
+    native) BUILD="$LLAMA/build"; ISA_FLAGS=(-DGGML_NATIVE=ON) ;;
+    avx2) BUILD="$LLAMA/build-avx2"; ISA_FLAGS=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF) ;;
+    *) log "LLAMA_ISA must be native or avx2"; exit 2 ;;
+esac
+BENCH_BIN="$BUILD/bin/llama-bench"
 if [ ! -x "$BENCH_BIN" ]; then
-    log "building llama-bench (-O3, GGML_NATIVE)"
-    cmake -S "$LLAMA" -B "$LLAMA/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    log "building llama-bench (-O3, $LLAMA_ISA)"
+    cmake -S "$LLAMA" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "${ISA_FLAGS[@]}" -DLLAMA_CURL=OFF \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >&2
-    cmake --build "$LLAMA/build" --target llama-bench -j "$(nproc)" >&2
+    cmake --build "$BUILD" --target llama-bench -j "$(nproc)" >&2
 fi
 
 # 3. The converter's Python packages.
@@ -133,9 +141,9 @@ done
 
 # 7. One JSON object: machine, date, every round's results, and the goals judged on them.
 report=$(
-    printf '{"date": "%s", "machine": "%s", "cpu": "%s", "threads": %s, "rounds": %s, "llama_cpp_python": "%s", "runs": [' \
+    printf '{"date": "%s", "machine": "%s", "cpu": "%s", "avx512": %s, "llama_isa": "%s", "threads": %s, "rounds": %s, "llama_cpp_python": "%s", "runs": [' \
         "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
-        "$THREADS" "$ROUNDS" "$VERSION"
+        "$(grep -qw avx512f /proc/cpuinfo && echo true || echo false)" "$LLAMA_ISA" "$THREADS" "$ROUNDS" "$VERSION"
     (IFS=,; printf '%s' "${runs[*]}")
     printf ']'
 )
