@@ -150,7 +150,9 @@ public struct Attention {
                 for member in reading {
                     let attention = members[member].attention
                     // The reader measured its keys; each other member learns their bound from the same read.
-                    attention.distantKeys.measure(keys: keys, count: keyPositions.count, headDim: attention.layout.headDim, layer: layer, block: block, head: head)
+                    if member != reader {
+                        attention.distantKeys.measure(keys: keys, count: keyPositions.count, headDim: attention.layout.headDim, layer: layer, block: block, head: head)
+                    }
                     let tile = QueryTile(start: 0, chunkRows: 1, firstPosition: members[member].cache.count(layer: layer) - 1, keys: keyPositions)
                     attention.fold(tile, head: head, keys: keys, values: values, state: states[member])
                 }
